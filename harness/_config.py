@@ -1,0 +1,132 @@
+"""Typed component configs: dict -> frozen dataclass, with readable errors."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin
+
+
+class ConfigError(ValueError):
+    """A user-fixable problem in a config value; ``field`` is a dotted path."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class EmptyConfig:
+    """A component with no options."""
+
+
+def close_matches(word: str, options: list[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, options, n=n, cutoff=0.5)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, field: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            hint = close_matches(str(value), [str(a) for a in allowed])
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(field, f"must be one of {list(allowed)}, got {value!r}{extra}")
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, field)
+            except ConfigError as exc:
+                errors.append(exc.message)
+        raise ConfigError(field, f"expected {_type_name(tp)}, got {value!r}")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(field, f"expected a list, got {value!r}")
+        args = get_args(tp)
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, f"{field}[{i}]") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(field, f"expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, field)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(field, f"expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(field, f"expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads "1e-3" as a string
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(field, f"expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(field, f"expected a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: Any, field: str = "") -> Any:
+    """Build the frozen dataclass ``cls`` from ``data``; unknown keys and bad types raise ConfigError."""
+    if isinstance(data, cls):
+        return data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(field, f"expected a mapping of options, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        sub = f"{field}.{key}" if field else str(key)
+        if key not in fields:
+            hint = close_matches(str(key), list(fields))
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            known = ", ".join(fields) or "(none)"
+            raise ConfigError(sub, f"unknown option {key!r}{extra} (options: {known})")
+        kwargs[key] = _coerce(value, hints[key], sub)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(field, str(exc)) from None
+
+
+def to_dict(cfg: Any) -> dict:
+    """A JSON-able dict of a config dataclass (tuples become lists)."""
+    def conv(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+    return conv(cfg)

@@ -1,0 +1,146 @@
+"""The ``bench`` command line: run | validate | ls | leaderboard | plugins."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench", description="MedMNIST SSL / label-efficiency / calibration benchmark harness.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="validate a suite, run every cell (cached), write results and leaderboards")
+    r.add_argument("suite")
+    r.add_argument("--data-root", help="folder with the MedMNIST .npz files (else $BENCH_DATA_ROOT, else ~/.medmnist with download)")
+    r.add_argument("--out", default=".", help="output folder for results/ and leaderboards/ (default: .)")
+    r.add_argument("--cache-dir", help="stage cache (else $BENCH_CACHE_DIR, else OUT/.bench_cache)")
+    r.add_argument("--dry-run", action="store_true", help="list every cell as 'cached' or 'to run'; write nothing")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    v = sub.add_parser("validate", help="check suites (YAML, plugins, options, data root); exit 2 on problems")
+    v.add_argument("suites", nargs="+")
+    v.add_argument("--data-root")
+
+    ls = sub.add_parser("ls", help="list registered components of a kind (or the kinds)")
+    ls.add_argument("kind", nargs="?")
+    ls.add_argument("pattern", nargs="?", help="glob, e.g. 'ece*'")
+
+    lb = sub.add_parser("leaderboard", help="rewrite a suite's leaderboards from its saved results")
+    lb.add_argument("suite")
+    lb.add_argument("--out", default=".")
+    lb.add_argument("--data-root")
+
+    sub.add_parser("plugins", help="show loaded plugin packages and what each registered")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.cmd](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except LookupError as exc:  # UnknownComponentError from `bench ls KIND`
+        from .registry import UnknownComponentError
+
+        if isinstance(exc, UnknownComponentError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print("interrupted; finished cells are cached, rerun to resume", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args) -> int:
+    from .execute import cache_dir_for, plan, run_suite
+    from .runner import run_id
+    from .store import Store
+    from .suite import load_suite, resolve_data_root
+
+    root = resolve_data_root(args.data_root)
+    suite = load_suite(args.suite)
+    out = Path(args.out)
+    cache = cache_dir_for(out, args.cache_dir)
+    if args.dry_run:
+        import tempfile
+
+        store = Store(cache) if cache.is_dir() else Store(tempfile.mkdtemp(prefix="bench-dry-"))
+        cells = plan(suite, store)
+        for spec, cached in cells:
+            print(f"{'cached' if cached else 'to run':7s} {run_id(spec)}")
+        n_cached = sum(c for _, c in cells)
+        print(f"{len(cells)} cells: {n_cached} cached, {len(cells) - n_cached} to run")
+        return 0
+    # Fail fast on missing data, before anything is written or trained.
+    from .stages.data import load_splits
+
+    for ds in suite.datasets:
+        load_splits(ds, root)
+    summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress)
+    print(f"{suite.name}: {summary.total} cells ({summary.cached} were cached, {len(summary.failed)} failed) "
+          f"in {summary.seconds:.1f} s")
+    print(f"results: {summary.results_dir}")
+    for p in summary.leaderboards:
+        print(f"leaderboard: {p}")
+    return 1 if summary.failed and len(summary.failed) == summary.total else 0
+
+
+def _cmd_validate(args) -> int:
+    from .suite import load_suite, resolve_data_root
+
+    resolve_data_root(args.data_root)
+    for path in args.suites:
+        suite = load_suite(path)
+        print(f"ok: {path}: suite {suite.name!r} v{suite.version}, {len(suite.runs)} cells, "
+              f"datasets {', '.join(d.label() for d in suite.datasets)}")
+    return 0
+
+
+def _cmd_ls(args) -> int:
+    from .components import KINDS
+    from .plugins import get_registry
+
+    if not args.kind:
+        for kind in KINDS:
+            print(f"{kind:20s} {len(get_registry(kind))} registered")
+        return 0
+    reg = get_registry(args.kind)
+    names = reg.names(args.pattern)
+    width = max((len(n) for n in names), default=0)
+    for n in names:
+        print(f"{n:{width}s}  {reg.get(n).describe()}")
+    return 0
+
+
+def _cmd_leaderboard(args) -> int:
+    from .execute import build_leaderboards, load_results
+    from .suite import load_suite, resolve_data_root
+
+    root = resolve_data_root(args.data_root)
+    suite = load_suite(args.suite)
+    df, fdf = load_results(Path(args.out), suite)
+    for p in build_leaderboards(suite, Path(args.out), root, df, fdf):
+        print(f"leaderboard: {p}")
+    return 0
+
+
+def _cmd_plugins(args) -> int:
+    from .plugins import get_plugin_manager
+
+    for info in get_plugin_manager().plugins():
+        reg = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.registered.items()) or "(nothing)"
+        print(f"{info.name}  [{info.distribution} {info.version}, entry point {info.entry_point!r}]  {reg}")
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "ls": _cmd_ls, "leaderboard": _cmd_leaderboard,
+             "plugins": _cmd_plugins}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Hook specifications: one per component kind. Each hook receives ``register(name, cls)``."""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("bench")
+hookimpl = pluggy.HookimplMarker("bench")
+
+
+@hookspec
+def register_datasets(register):
+    """Register Dataset subclasses by name."""
+
+
+@hookspec
+def register_encoders(register):
+    """Register Encoder subclasses by name."""
+
+
+@hookspec
+def register_ssl_methods(register):
+    """Register SSLMethod subclasses by name."""
+
+
+@hookspec
+def register_augmentations(register):
+    """Register Augmentation subclasses by name."""
+
+
+@hookspec
+def register_calibrators(register):
+    """Register Calibrator subclasses by name."""
+
+
+@hookspec
+def register_perturbations(register):
+    """Register Perturbation subclasses by name."""
+
+
+@hookspec
+def register_threshold_selectors(register):
+    """Register ThresholdSelector subclasses by name."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register Metric subclasses by name."""

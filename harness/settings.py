@@ -1,0 +1,64 @@
+"""Stage settings: the non-component knobs a suite can set under ``pretrain:``, ``train:``, ``probe:``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """SSL pretraining on the unlabeled train split (plan defaults: AdamW 1e-3, wd 1e-4, batch 128, 30 epochs)."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0  # one encoder per (dataset, method, config): shared by every downstream seed
+    max_images: Optional[int] = None  # cap on unlabeled images per epoch (None = the whole split)
+
+    def __post_init__(self):
+        for n in ("epochs", "batch_size", "lr"):
+            _positive(n, getattr(self, n))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Supervised training of a (backbone + linear head) on the labeled subset."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    encoder_lr_mult: float = 0.1  # the finetune regime's encoder LR = lr * encoder_lr_mult
+    patience: Optional[int] = None  # stop after this many epochs without a better val AUROC
+    class_weight: Literal["none", "balanced"] = "none"
+    min_steps_per_epoch: int = 1  # small label fractions: repeat the subset to reach this many steps
+
+    def __post_init__(self):
+        for n in ("epochs", "batch_size", "lr", "encoder_lr_mult", "min_steps_per_epoch"):
+            _positive(n, getattr(self, n))
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Linear probe on frozen features: scikit-learn logistic regression, C chosen on val AUROC."""
+
+    cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    max_iter: int = 2000
+
+    def __post_init__(self):
+        if not self.cs or any(c <= 0 for c in self.cs):
+            raise ValueError("cs must be a non-empty list of positive numbers")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Evaluation: bootstrap CIs and the split used for selection."""
+
+    bootstrap: int = 1000
+    ci_metrics: tuple[str, ...] = ("auroc", "accuracy")

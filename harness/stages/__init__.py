@@ -1,0 +1,1 @@
+"""Stages of a run: pretrain -> (train | features -> probe) -> calibrate -> evaluate."""

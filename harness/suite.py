@@ -1,0 +1,416 @@
+"""YAML suites -> validated, frozen RunSpecs (``include:``, ``matrix:``, ``exclude:``, ``overrides:``)."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from ._config import ConfigError, close_matches, from_dict, to_dict
+from .errors import UserError
+from .plugins import get_registry
+from .registry import UnknownComponentError
+from .settings import EvalSettings, PretrainSettings, ProbeSettings, TrainSettings
+
+REGIMES = ("head", "all", "finetune", "probe")
+#: matrix axis -> registry kind (None: a plain value axis)
+AXES: dict[str, Optional[str]] = {
+    "dataset": "datasets",
+    "encoder": "encoders",
+    "ssl": "ssl-methods",
+    "ssl_augmentation": "augmentations",
+    "regime": None,
+    "augmentation": "augmentations",
+    "fraction": None,
+    "seed": None,
+    "calibrator": "calibrators",
+    "threshold": "threshold-selectors",
+}
+DEFAULT_AXES: dict[str, list] = {
+    "ssl": ["none"], "ssl_augmentation": ["auto"], "regime": ["all"], "augmentation": ["none"],
+    "fraction": [1.0], "seed": [0], "calibrator": ["none"], "threshold": ["fixed"],
+}
+REQUIRED_AXES = ("dataset", "encoder")
+SETTINGS = {"pretrain": PretrainSettings, "train": TrainSettings, "probe": ProbeSettings, "eval": EvalSettings}
+TOP_KEYS = {"name", "version", "description", "include", "matrix", "exclude", "overrides", "leaderboard",
+            *SETTINGS}
+
+
+class SuiteError(UserError):
+    """A suite problem: names the file, the field and what is wrong."""
+
+    def __init__(self, file: str | os.PathLike, field: str, message: str):
+        self.file, self.field, self.message = str(file), field, message
+        where = f"{self.file}: {field}: " if field else f"{self.file}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component named in a suite, with its validated config."""
+
+    kind: str
+    name: str
+    config: Any = None
+
+    def options(self) -> dict:
+        return to_dict(self.config) if self.config is not None else {}
+
+    def to_json(self) -> dict:
+        return {"name": self.name, **self.options()}
+
+    def label(self) -> str:
+        """``name``, or ``name(key=value, ...)`` listing only the non-default options."""
+        if self.config is None:
+            return self.name
+        default = to_dict(type(self.config)())
+        diff = {k: v for k, v in self.options().items() if default.get(k) != v}
+        if not diff:
+            return self.name
+        return f"{self.name}(" + ",".join(f"{k}={v}" for k, v in diff.items()) + ")"
+
+    def build(self):
+        return get_registry(self.kind).get(self.name)(self.config)
+
+    @property
+    def is_none(self) -> bool:
+        return self.name == "none"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a suite's matrix: everything a run reads, and nothing else."""
+
+    suite: str
+    suite_version: int
+    dataset: ComponentSpec
+    encoder: ComponentSpec
+    ssl: ComponentSpec
+    ssl_augmentation: ComponentSpec
+    regime: str
+    augmentation: ComponentSpec
+    fraction: float
+    seed: int
+    calibrator: ComponentSpec
+    threshold: ComponentSpec
+    pretrain: PretrainSettings
+    train: TrainSettings
+    probe: ProbeSettings
+    eval: EvalSettings
+
+    def labels(self) -> dict[str, Any]:
+        """Flat, human-readable fields for result rows and tables."""
+        out = {}
+        for axis in AXES:
+            v = getattr(self, axis)
+            out[axis] = v.label() if isinstance(v, ComponentSpec) else v
+        if self.ssl.is_none:
+            out["ssl_augmentation"] = "-"
+        return out
+
+    def to_json(self) -> dict:
+        out = {"suite": self.suite, "suite_version": self.suite_version}
+        for axis in AXES:
+            v = getattr(self, axis)
+            out[axis] = v.to_json() if isinstance(v, ComponentSpec) else v
+        for s in SETTINGS:
+            out[s] = to_dict(getattr(self, s))
+        return out
+
+
+@dataclass(frozen=True)
+class LeaderboardTable:
+    title: str = ""
+    metrics: tuple[str, ...] = ("auroc", "pr_auc", "balanced_accuracy", "accuracy", "ece", "brier")
+    rows: tuple[str, ...] = ("encoder", "regime", "augmentation")
+    pivot: Optional[str] = None  # an axis whose values become columns (one table per metric)
+    split: str = "test"
+    where: tuple = ()  # ((axis, label), ...) filters
+
+    def __post_init__(self):
+        for r in self.rows + ((self.pivot,) if self.pivot else ()):
+            if r not in AXES:
+                hint = close_matches(r, list(AXES))
+                raise ValueError(f"unknown axis {r!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        if self.split not in ("val", "test"):
+            raise ValueError("split must be val or test")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: int
+    description: str
+    path: str
+    runs: tuple[RunSpec, ...]
+    tables: tuple[LeaderboardTable, ...]
+    datasets: tuple[ComponentSpec, ...] = field(default=())
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in chain + (path,))
+        raise SuiteError(chain[-1], "include", f"include cycle: {cycle}")
+    if not path.is_file():
+        where = chain[-1] if chain else path
+        raise SuiteError(where, "include" if chain else "", f"file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SuiteError(path, "", f"YAML syntax error: {loc}{getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SuiteError(path, "", "a suite must be a YAML mapping")
+    includes = data.pop("include", None)
+    if includes is None:
+        return data
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise SuiteError(path, "include", "must be a file name or a list of file names")
+    merged: dict = {}
+    for inc in includes:
+        base = _read_yaml((path.parent / inc).resolve(), chain + (path,))
+        merged = _merge(merged, base)
+    return _merge(merged, data)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Deep-merge mappings; ``matrix`` axes and lists in ``over`` replace those in ``base``."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _component(kind: str, value: Any, file: Path, where: str) -> ComponentSpec:
+    if isinstance(value, dict):
+        if "name" not in value:
+            raise SuiteError(file, where, "a component mapping needs a 'name' key")
+        value = dict(value)
+        name = value.pop("name")
+        options = value
+    elif isinstance(value, str):
+        name, options = value, {}
+    else:
+        raise SuiteError(file, where, f"expected a component name or {{name: ..., option: value}}, got {value!r}")
+    try:
+        cls = get_registry(kind).get(name)
+    except UnknownComponentError as exc:
+        raise SuiteError(file, where, str(exc)) from None
+    try:
+        config = from_dict(cls.Config, options, "")
+    except ConfigError as exc:
+        raise SuiteError(file, f"{where}.{exc.field}" if exc.field else where, exc.message) from None
+    return ComponentSpec(kind, name, config)
+
+
+def _settings(data: dict, file: Path, where: str, base: dict | None = None) -> dict:
+    out = {}
+    for key, cls in SETTINGS.items():
+        raw = dict((base or {}).get(key) or {})
+        over = data.get(key)
+        if over is not None and not isinstance(over, dict):
+            raise SuiteError(file, f"{where}{key}", "must be a mapping")
+        raw.update(over or {})
+        try:
+            out[key] = from_dict(cls, raw, "")
+        except ConfigError as exc:
+            raise SuiteError(file, f"{where}{key}.{exc.field}" if exc.field else f"{where}{key}", exc.message) from None
+    return out
+
+
+def _axis_values(axis: str, values: Any, file: Path) -> list:
+    where = f"matrix.{axis}"
+    if not isinstance(values, list):
+        values = [values]
+    if not values:
+        raise SuiteError(file, where, "empty axis: list at least one value")
+    kind = AXES[axis]
+    out = []
+    for i, v in enumerate(values):
+        w = f"{where}[{i}]"
+        if axis == "ssl_augmentation" and v == "auto":
+            out.append("auto")
+        elif axis == "ssl" and v == "none":
+            out.append(ComponentSpec("ssl-methods", "none"))  # no pretraining
+        elif kind is not None:
+            out.append(_component(kind, v, file, w))
+        elif axis == "regime":
+            if v not in REGIMES:
+                hint = close_matches(str(v), list(REGIMES))
+                raise SuiteError(file, w, f"unknown regime {v!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                                 + f"; available: {', '.join(REGIMES)}")
+            out.append(v)
+        elif axis == "fraction":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                raise SuiteError(file, w, f"label fraction must be a number in (0, 1], got {v!r}")
+            out.append(float(v))
+        elif axis == "seed":
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise SuiteError(file, w, f"seed must be a non-negative integer, got {v!r}")
+            out.append(v)
+    return out
+
+
+def _matches(value: Any, pattern: Any) -> bool:
+    if isinstance(value, ComponentSpec):
+        if isinstance(pattern, str):
+            return value.name == pattern
+        if isinstance(pattern, dict):
+            return value.name == pattern.get("name") and all(
+                value.options().get(k) == v for k, v in pattern.items() if k != "name")
+        return False
+    if isinstance(pattern, list):
+        return any(_matches(value, p) for p in pattern)
+    if isinstance(value, float) and isinstance(pattern, (int, float)):
+        return abs(value - pattern) < 1e-12
+    return value == pattern
+
+
+def _check_where(entry: Any, file: Path, where: str) -> dict:
+    if not isinstance(entry, dict) or not entry:
+        raise SuiteError(file, where, "must be a non-empty mapping of axis: value")
+    for k in entry:
+        if k not in AXES:
+            hint = close_matches(str(k), list(AXES))
+            raise SuiteError(file, f"{where}.{k}", f"unknown axis {k!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    return entry
+
+
+def load_suite(path: str | os.PathLike) -> Suite:
+    """Read, merge includes, validate every component and expand the matrix."""
+    file = Path(path)
+    data = _read_yaml(file.resolve(), ())
+    for key in data:
+        if key not in TOP_KEYS:
+            hint = close_matches(str(key), sorted(TOP_KEYS))
+            raise SuiteError(file, str(key), f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                             + f" (keys: {', '.join(sorted(TOP_KEYS))})")
+    name = data.get("name", file.stem)
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise SuiteError(file, "name", f"must be a simple name (letters, digits, _ or -), got {name!r}")
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SuiteError(file, "version", f"a suite needs an integer version >= 1, got {version!r}")
+    matrix = data.get("matrix")
+    if not isinstance(matrix, dict):
+        raise SuiteError(file, "matrix", "a suite needs a matrix: mapping of axis -> list of values")
+    for axis in matrix:
+        if axis not in AXES:
+            hint = close_matches(str(axis), list(AXES))
+            raise SuiteError(file, f"matrix.{axis}", f"unknown axis {axis!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                             + f" (axes: {', '.join(AXES)})")
+    for axis in REQUIRED_AXES:
+        if axis not in matrix:
+            raise SuiteError(file, f"matrix.{axis}", "required axis is missing")
+    axes = {a: _axis_values(a, matrix.get(a, DEFAULT_AXES.get(a)), file) for a in AXES}
+
+    excludes = data.get("exclude") or []
+    if not isinstance(excludes, list):
+        raise SuiteError(file, "exclude", "must be a list of {axis: value} mappings")
+    excludes = [_check_where(e, file, f"exclude[{i}]") for i, e in enumerate(excludes)]
+
+    base_settings = _settings(data, file, "")
+    overrides = data.get("overrides") or []
+    if not isinstance(overrides, list):
+        raise SuiteError(file, "overrides", "must be a list of {when: {...}, train: {...}, ...}")
+    parsed_overrides = []
+    for i, ov in enumerate(overrides):
+        w = f"overrides[{i}]"
+        if not isinstance(ov, dict) or "when" not in ov:
+            raise SuiteError(file, w, "needs a 'when: {axis: value}' mapping")
+        extra = set(ov) - {"when", *SETTINGS}
+        if extra:
+            raise SuiteError(file, f"{w}.{sorted(extra)[0]}", f"unknown key; allowed: when, {', '.join(SETTINGS)}")
+        when = _check_where(ov["when"], file, f"{w}.when")
+        raw = {k: {**to_dict(base_settings[k]), **(ov.get(k) or {})} for k in SETTINGS}
+        parsed_overrides.append((when, _settings(raw, file, f"{w}.")))
+
+    tables = _tables(data.get("leaderboard"), file)
+
+    runs = []
+    seen = set()
+    for combo in itertools.product(*axes.values()):
+        cell = dict(zip(axes, combo))
+        if any(all(_matches(cell[k], v) for k, v in ex.items()) for ex in excludes):
+            continue
+        if cell["ssl"].is_none:
+            cell["ssl_augmentation"] = "none"
+        if cell["ssl_augmentation"] == "auto":
+            ds_cls = get_registry("datasets").get(cell["dataset"].name)
+            cell["ssl_augmentation"] = ds_cls.default_ssl_augmentation
+        if isinstance(cell["ssl_augmentation"], str):
+            cell["ssl_augmentation"] = _component("augmentations", cell["ssl_augmentation"], file, "matrix.ssl_augmentation")
+        settings = dict(base_settings)
+        for when, ov_settings in parsed_overrides:
+            if all(_matches(cell[k], v) for k, v in when.items()):
+                settings = ov_settings
+        spec = RunSpec(suite=name, suite_version=version, **cell, **settings)
+        if spec in seen:
+            continue
+        seen.add(spec)
+        runs.append(spec)
+    if not runs:
+        raise SuiteError(file, "exclude", "every cell of the matrix is excluded: nothing to run")
+    datasets = tuple(dict.fromkeys(r.dataset for r in runs))
+    return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
+                 path=str(file), runs=tuple(runs), tables=tables, datasets=datasets)
+
+
+def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
+    if raw is None:
+        return (LeaderboardTable(),)
+    if not isinstance(raw, dict):
+        raise SuiteError(file, "leaderboard", "must be a mapping")
+    tables_raw = raw.get("tables")
+    if tables_raw is None:
+        tables_raw = [raw]
+    elif set(raw) - {"tables"}:
+        raise SuiteError(file, "leaderboard", "use either 'tables: [...]' or a single table's keys, not both")
+    if not isinstance(tables_raw, list) or not tables_raw:
+        raise SuiteError(file, "leaderboard.tables", "must be a non-empty list")
+    metrics = get_registry("metrics")
+    out = []
+    for i, t in enumerate(tables_raw):
+        w = "leaderboard" if raw.get("tables") is None else f"leaderboard.tables[{i}]"
+        t = dict(t or {})
+        if "where" in t:
+            t["where"] = tuple(sorted((k, v) for k, v in _check_where(t["where"], file, f"{w}.where").items()))
+        try:
+            table = from_dict(LeaderboardTable, t, "")
+        except ConfigError as exc:
+            raise SuiteError(file, f"{w}.{exc.field}" if exc.field else w, exc.message) from None
+        for j, m in enumerate(table.metrics):
+            base = m.split("@")[0]
+            if base not in metrics and base not in _DERIVED:
+                try:
+                    metrics.get(base)
+                except UnknownComponentError as exc:
+                    raise SuiteError(file, f"{w}.metrics[{j}]", str(exc)) from None
+        out.append(table)
+    return tuple(out)
+
+
+#: row metrics written by stages rather than Metric plugins (CIs, thresholds, calibration params)
+_DERIVED = {"threshold", "temperature", "tpr_gap", "fpr_gap", "best_epoch", "train_seconds"}
+
+
+def resolve_data_root(cli_value: str | None) -> str | None:
+    """--data-root, then $BENCH_DATA_ROOT, then None (medmnist's default root, with its download)."""
+    root = cli_value or os.environ.get("BENCH_DATA_ROOT") or None
+    if root is not None and not Path(root).expanduser().is_dir():
+        src = "--data-root" if cli_value else "BENCH_DATA_ROOT"
+        raise UserError(f"{src}: data root {root} does not exist")
+    return str(Path(root).expanduser()) if root else None

@@ -1,0 +1,68 @@
+"""Shared loader for MedMNIST 2D binary datasets (private: not a plugin itself)."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+from harness.components import Dataset, Split
+from harness.errors import DataError
+
+
+@dataclass(frozen=True)
+class MedMNISTConfig:
+    size: int = 28
+
+    def __post_init__(self):
+        if self.size not in (28, 64, 128, 224):
+            raise ValueError(f"size must be one of 28, 64, 128, 224 (MedMNIST+ sizes), got {self.size}")
+
+
+@lru_cache(maxsize=None)
+def _md5(path: str, mtime: float, nbytes: int) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class MedMNISTDataset(Dataset):
+    """Base for a MedMNIST 2D binary dataset loaded with the ``medmnist`` package."""
+
+    Config = MedMNISTConfig
+    flag: ClassVar[str]
+
+    def filename(self) -> str:
+        s = self.config.size
+        return f"{self.flag}.npz" if s == 28 else f"{self.flag}_{s}.npz"
+
+    def load(self, root: str | None) -> dict[str, Split]:
+        import medmnist
+        from medmnist.info import DEFAULT_ROOT, INFO
+
+        info = INFO[self.flag]
+        size = self.config.size
+        suffix = "" if size == 28 else f"_{size}"
+        download = root is None  # only medmnist's own default root downloads for real
+        root = os.path.expanduser(root) if root is not None else DEFAULT_ROOT
+        path = os.path.join(root, self.filename())
+        how = (f"download it from {info['url' + suffix]} (MD5 {info['MD5' + suffix]}) into {root}, "
+               "or point --data-root / BENCH_DATA_ROOT at a folder that holds it")
+        if not os.path.isdir(root):
+            raise DataError(f"data root {root} does not exist; {how}")
+        if not download and not os.path.isfile(path):
+            raise DataError(f"{self.flag} at size {size}: file {path} is missing; {how}")
+        cls = getattr(medmnist, info["python_class"])
+        try:
+            splits = {s: cls(split=s, root=root, size=size, download=download) for s in ("train", "val", "test")}
+        except RuntimeError as exc:
+            raise DataError(f"{self.flag} at size {size}: {str(exc).strip().splitlines()[0]}; {how}") from None
+        st = os.stat(path)
+        digest = _md5(path, st.st_mtime, st.st_size)
+        if digest != info["MD5" + suffix]:
+            raise DataError(f"{path}: MD5 {digest} does not match medmnist's {info['MD5' + suffix]}; "
+                            f"the file is corrupt or not the official one; {how}")
+        return {s: Split(images=d.imgs, labels=d.labels.reshape(-1).astype("int64")) for s, d in splits.items()}

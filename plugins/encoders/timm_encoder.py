@@ -1,0 +1,90 @@
+"""Any timm backbone, 1-channel input, with random, local-file or timm-pretrained init."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from harness.components import Encoder
+from harness.errors import UserError
+from harness.hookspecs import hookimpl
+
+
+@dataclass(frozen=True)
+class TimmConfig:
+    model: str = "resnet18"
+    #: "random": fresh weights; "pretrained": timm's pretrained weights, from ``weights`` (a local
+    #: .safetensors/.pth file, e.g. ImageNet weights saved elsewhere) or else timm's hub download.
+    init: Literal["random", "pretrained"] = "random"
+    weights: Optional[str] = None
+    drop_rate: float = 0.0
+
+    def __post_init__(self):
+        if self.weights is not None and self.init != "pretrained":
+            raise ValueError("weights is only used with init: pretrained")
+
+
+class TimmEncoder(Encoder):
+    """A timm model by name (``model:``), features from its pooled penultimate layer (Wightman 2019, github.com/huggingface/pytorch-image-models)."""
+
+    Config = TimmConfig
+
+    def build(self, in_chans: int):
+        import timm
+
+        cfg = self.config
+        if cfg.model not in timm.list_models():
+            from harness._config import close_matches
+
+            hint = close_matches(cfg.model, timm.list_models())
+            raise UserError(f"unknown timm model {cfg.model!r}"
+                            + (f"; did you mean {', '.join(hint)}?" if hint else ""))
+        kwargs = dict(in_chans=in_chans, num_classes=0, drop_rate=cfg.drop_rate)
+        if cfg.init == "pretrained":
+            kwargs["pretrained"] = True
+            if cfg.weights:
+                path = os.path.expanduser(cfg.weights)
+                if not os.path.isfile(path):
+                    raise UserError(f"encoder weights file not found: {path}")
+                # timm's own loader: adapts the first conv to in_chans and drops the classifier.
+                kwargs["pretrained_cfg_overlay"] = dict(file=path, num_classes=0)
+        try:
+            model = timm.create_model(cfg.model, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            if cfg.init == "pretrained" and not cfg.weights:
+                raise UserError(f"could not fetch pretrained weights for {cfg.model!r} ({exc}); "
+                                "offline, save them to a file and set `weights: PATH`") from None
+            raise
+        return model
+
+
+@dataclass(frozen=True)
+class ResNet18Config:
+    init: Literal["random", "pretrained"] = "random"
+    weights: Optional[str] = None
+    drop_rate: float = 0.0
+
+    def __post_init__(self):
+        if self.weights is not None and self.init != "pretrained":
+            raise ValueError("weights is only used with init: pretrained")
+
+
+class ResNet18(TimmEncoder):
+    """timm ResNet-18 (He et al. 2015, arXiv:1512.03385), the plan's default backbone."""
+
+    Config = ResNet18Config
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        c = self.config
+        self.config = c
+        self._timm = TimmConfig(model="resnet18", init=c.init, weights=c.weights, drop_rate=c.drop_rate)
+
+    def build(self, in_chans: int):
+        return TimmEncoder(self._timm).build(in_chans)
+
+
+@hookimpl
+def register_encoders(register):
+    register("timm", TimmEncoder)
+    register("resnet18", ResNet18)

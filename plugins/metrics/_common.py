@@ -1,0 +1,45 @@
+"""Shared, harness-independent helpers for metric plugins (no heavy imports at module level)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class BinningConfig:
+    """Options of the binned calibration metrics (ECE, MCE).
+
+    Attributes:
+        bins: number of bins over [0, 1].
+        binning: ``equal_width`` bins, or ``equal_mass`` bins whose edges are quantiles of the scores.
+    """
+
+    bins: int = 15
+    binning: Literal["equal_width", "equal_mass"] = "equal_width"
+
+    def __post_init__(self):
+        if self.bins < 1:
+            raise ValueError("bins must be >= 1")
+
+
+def as_arrays(labels, probs):
+    """Return (int64 labels, float64 probs) as flat arrays of equal, non-zero length."""
+    import numpy as np
+
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"labels and probs differ in length: {y.size} vs {p.size}")
+    if y.size == 0:
+        raise ValueError("no samples")
+    return y, p
+
+
+def confusion(labels, probs, threshold: float) -> tuple[int, int, int, int]:
+    """(tn, fp, fn, tp) when predicting positive iff ``probs >= threshold``."""
+    from sklearn.metrics import confusion_matrix
+
+    y, p = as_arrays(labels, probs)
+    # labels=[0, 1] keeps the 2x2 shape when a split holds only one class
+    tn, fp, fn, tp = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1]).ravel()
+    return int(tn), int(fp), int(fn), int(tp)

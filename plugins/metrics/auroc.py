@@ -1,0 +1,25 @@
+"""Area under the ROC curve."""
+from harness.components import Metric
+from harness.hookspecs import hookimpl
+
+
+class AUROC(Metric):
+    """Area under the ROC curve of P(positive); threshold-free, NaN when val/test holds one class."""
+
+    direction = "max"
+    version = 1
+
+    def __call__(self, labels, probs, threshold):
+        from sklearn.metrics import roc_auc_score
+
+        from ._common import as_arrays
+
+        y, p = as_arrays(labels, probs)
+        if y.min() == y.max():
+            return float("nan")  # undefined: sklearn would raise
+        return float(roc_auc_score(y, p))
+
+
+@hookimpl
+def register_metrics(register):
+    register("auroc", AUROC)

@@ -1,0 +1,27 @@
+"""Expected calibration error, top-label form."""
+from harness.components import Metric
+from harness.hookspecs import hookimpl
+
+from ._common import BinningConfig
+
+
+class ECE(Metric):
+    """ECE, top-label: confidence max(p, 1-p) of the argmax class vs its accuracy per bin (Guo et al. 2017, arXiv:1706.04599).
+
+    The argmax class is positive iff p >= 0.5, whatever the decision threshold, so the metric
+    ignores ``threshold``. Bins span [0, 1] (only the upper half is reachable), as in Guo et al.
+    """
+
+    direction = "min"
+    version = 1
+    Config = BinningConfig
+
+    def __call__(self, labels, probs, threshold):
+        from ._calibration import calibration_error
+
+        return calibration_error(labels, probs, self.config.bins, self.config.binning, form="top_label")
+
+
+@hookimpl
+def register_metrics(register):
+    register("ece", ECE)

@@ -1,0 +1,26 @@
+"""Expected calibration error, positive-class form."""
+from harness.components import Metric
+from harness.hookspecs import hookimpl
+
+from ._common import BinningConfig
+
+
+class PositiveClassECE(Metric):
+    """ECE, positive class: P(positive) vs the empirical positive frequency per bin (Nixon et al. 2019, arXiv:1904.01685).
+
+    This is the per-class ("static") calibration error of the positive class; it ignores ``threshold``.
+    """
+
+    direction = "min"
+    version = 1
+    Config = BinningConfig
+
+    def __call__(self, labels, probs, threshold):
+        from ._calibration import calibration_error
+
+        return calibration_error(labels, probs, self.config.bins, self.config.binning, form="positive")
+
+
+@hookimpl
+def register_metrics(register):
+    register("ece_pos", PositiveClassECE)

@@ -1,0 +1,24 @@
+"""Recall (sensitivity, TPR) at the decision threshold."""
+from harness.components import Metric
+from harness.hookspecs import hookimpl
+
+
+class Recall(Metric):
+    """TP / (TP + FN) at the threshold (sensitivity, TPR); NaN when there are no positives."""
+
+    direction = "max"
+    version = 1
+
+    def __call__(self, labels, probs, threshold):
+        from sklearn.metrics import recall_score
+
+        from ._common import as_arrays
+
+        y, p = as_arrays(labels, probs)
+        # no positives is a property of the data, not a failure of the model: undefined, not 0
+        return float(recall_score(y, (p >= threshold).astype(int), pos_label=1, zero_division=float("nan")))
+
+
+@hookimpl
+def register_metrics(register):
+    register("recall", Recall)

@@ -1,0 +1,24 @@
+"""Specificity (TNR) at the decision threshold."""
+from harness.components import Metric
+from harness.hookspecs import hookimpl
+
+
+class Specificity(Metric):
+    """TN / (TN + FP) at the threshold (TNR); NaN when there are no negatives."""
+
+    direction = "max"
+    version = 1
+
+    def __call__(self, labels, probs, threshold):
+        from sklearn.metrics import recall_score
+
+        from ._common import as_arrays
+
+        y, p = as_arrays(labels, probs)
+        # specificity is the recall of the negative class
+        return float(recall_score(y, (p >= threshold).astype(int), pos_label=0, zero_division=float("nan")))
+
+
+@hookimpl
+def register_metrics(register):
+    register("specificity", Specificity)

@@ -1,0 +1,42 @@
+"""Shared helpers for threshold selectors: validated inputs and the full ROC with finite thresholds."""
+from __future__ import annotations
+
+
+def as_arrays(probs, labels):
+    """Return (float64 probs, int64 labels); both classes must be present to pick an operating point."""
+    import numpy as np
+
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    if y.shape != p.shape:
+        raise ValueError(f"probs and labels differ in length: {p.size} vs {y.size}")
+    if y.size == 0 or y.min() == y.max():
+        raise ValueError("threshold selection needs both classes in the val labels")
+    return p, y
+
+
+def above_all(p) -> float:
+    """A threshold no score reaches: predicts every case negative.
+
+    Stepped up in float32, because ``np.nextafter(1.0, 2.0)`` rounds back to 1.0 when compared
+    with a float32 array (numpy 2 casts the Python float to the array's dtype), flagging p == 1.
+    """
+    import numpy as np
+
+    top = np.float32(max(1.0, float(p.max())))
+    return float(np.nextafter(top, np.float32(np.inf)))
+
+
+def roc_points(probs, labels):
+    """(fpr, tpr, thresholds) at every distinct score, thresholds decreasing, all finite.
+
+    ``drop_intermediate=False`` keeps every operating point, so the first point reaching a target
+    is never skipped. sklearn's first threshold is ``inf`` (nothing positive); it becomes
+    ``above_all`` so the returned value is a usable float with the same meaning.
+    """
+    from sklearn.metrics import roc_curve
+
+    p, y = as_arrays(probs, labels)
+    fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
+    thr[0] = above_all(p)
+    return fpr, tpr, thr

@@ -1,0 +1,28 @@
+"""Threshold maximising F1 on val."""
+from harness.components import ThresholdSelector
+from harness.hookspecs import hookimpl
+
+
+class MaxF1(ThresholdSelector):
+    """The threshold maximising the positive class's val F1 over the precision-recall curve; ties go to the largest."""
+
+    def select(self, probs, labels):
+        import numpy as np
+        from sklearn.metrics import precision_recall_curve
+
+        from ._roc import as_arrays
+
+        p, y = as_arrays(probs, labels)
+        precision, recall, thr = precision_recall_curve(y, p, pos_label=1)
+        # the curve's last point (precision 1, recall 0) has no threshold; drop it
+        precision, recall = precision[:-1], recall[:-1]
+        denom = precision + recall
+        f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+        # thresholds increase; scan from the top so ties keep the largest (fewest positives)
+        idx = len(f1) - 1 - np.argmax(f1[::-1])
+        return float(thr[idx])
+
+
+@hookimpl
+def register_threshold_selectors(register):
+    register("max_f1", MaxF1)
