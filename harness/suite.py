@@ -393,8 +393,10 @@ def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
         except ConfigError as exc:
             raise SuiteError(file, f"{w}.{exc.field}" if exc.field else w, exc.message) from None
         for j, m in enumerate(table.metrics):
-            base = m.split("@")[0]
-            if base not in metrics and base not in _DERIVED:
+            base = m
+            for suffix in ("_ci_low", "_ci_high", "_uncal"):
+                base = base[: -len(suffix)] if base.endswith(suffix) else base
+            if base not in metrics and base not in _DERIVED and not base.startswith("cal_"):
                 try:
                     metrics.get(base)
                 except UnknownComponentError as exc:
