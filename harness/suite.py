@@ -265,6 +265,9 @@ def _axis_values(axis: str, values: Any, file: Path) -> list:
 
 
 def _matches(value: Any, pattern: Any) -> bool:
+    """Exclude/override matching: a name, a {name: .., option: ..} mapping, a scalar, or a list of these."""
+    if isinstance(pattern, list):
+        return any(_matches(value, p) for p in pattern)
     if isinstance(value, ComponentSpec):
         if isinstance(pattern, str):
             return value.name == pattern
@@ -272,8 +275,6 @@ def _matches(value: Any, pattern: Any) -> bool:
             return value.name == pattern.get("name") and all(
                 value.options().get(k) == v for k, v in pattern.items() if k != "name")
         return False
-    if isinstance(pattern, list):
-        return any(_matches(value, p) for p in pattern)
     if isinstance(value, float) and isinstance(pattern, (int, float)):
         return abs(value - pattern) < 1e-12
     return value == pattern

@@ -28,7 +28,7 @@ class AugAConfig:
 
 
 class AugA(Augmentation):
-    """Medically light set A: horizontal flip, rotation/translate/scale, mild brightness/contrast; no vertical flips."""
+    """Light set A: horizontal flip, rotation/translate/scale, mild brightness/contrast; no vertical flips."""
 
     Config = AugAConfig
 

@@ -28,7 +28,7 @@ class AugBConfig:
 
 
 class AugB(Augmentation):
-    """Medically light set B: horizontal flip, rotation/translate/scale, light additive Gaussian noise; no vertical flips."""
+    """Light set B: horizontal flip, rotation/translate/scale, light Gaussian noise; no vertical flips."""
 
     Config = AugBConfig
 

@@ -35,7 +35,7 @@ class UltrasoundSSLConfig:
 
 
 class UltrasoundSSL(Augmentation):
-    """Ultrasound SSL views: resized crop, horizontal flip, rotation <= 10 deg, mild contrast, speckle and Gaussian noise."""
+    """Ultrasound SSL views: resized crop, h-flip, rotation <= 10 deg, mild contrast, speckle + Gaussian noise."""
 
     Config = UltrasoundSSLConfig
 

@@ -31,7 +31,7 @@ class XraySSLConfig:
 
 
 class XraySSL(Augmentation):
-    """Chest X-ray SSL views: resized crop (scale 0.7-1), horizontal flip, rotation <= 10 deg, mild brightness/contrast."""
+    """Chest X-ray SSL views: resized crop (scale 0.7-1), h-flip, rotation <= 10 deg, mild brightness/contrast."""
 
     Config = XraySSLConfig
 

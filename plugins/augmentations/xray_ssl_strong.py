@@ -17,7 +17,7 @@ class XraySSLStrongConfig(XraySSLConfig):
 
 
 class XraySSLStrong(XraySSL):
-    """Chest X-ray SSL views, stronger: crop scale 0.4-1, brightness/contrast 0.4, blur p=0.5; still no vertical flips."""
+    """Chest X-ray SSL views, stronger: crop scale 0.4-1, brightness/contrast 0.4, blur p=0.5; no vertical flips."""
 
     Config = XraySSLStrongConfig
 

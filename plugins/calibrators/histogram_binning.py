@@ -7,7 +7,7 @@ from ._netcal import NetcalCalibrator
 
 
 class HistogramBinning(NetcalCalibrator):
-    """Histogram binning: each score maps to the positive frequency of its equal-width val bin (Zadrozny & Elkan 2001).
+    """Histogram binning: a score maps to the positive frequency of its val bin (Zadrozny & Elkan 2001).
 
     Wraps ``netcal.binning.HistogramBinning``; an empty bin maps to its centre. netcal's equal-mass
     option is not offered: with tied scores its quantile edges coincide and scipy raises

@@ -5,7 +5,7 @@ from ._netcal import NetcalCalibrator
 
 
 class PlattScaling(NetcalCalibrator):
-    """Platt scaling: sigmoid(a * logit(p) + b) fitted by NLL on val (Platt 1999; Guo et al. 2017, arXiv:1706.04599).
+    """Platt scaling: sigmoid(a * logit(p) + b) fitted by NLL on val (Platt 1999; arXiv:1706.04599).
 
     Wraps ``netcal.scaling.LogisticCalibration`` (MLE) on the logit of P(positive).
     """

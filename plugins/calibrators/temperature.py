@@ -5,7 +5,7 @@ from ._netcal import NetcalCalibrator
 
 
 class TemperatureScaling(NetcalCalibrator):
-    """Temperature scaling: sigmoid(logit(p) / T), one scalar T fitted by NLL on val (Guo et al. 2017, arXiv:1706.04599).
+    """Temperature scaling: sigmoid(logit(p) / T), T fitted by NLL on val (Guo et al., arXiv:1706.04599).
 
     Wraps ``netcal.scaling.TemperatureScaling`` (MLE). netcal's ``temperature`` is the multiplier on
     the logit, i.e. 1 / T; ``fitted_params`` reports T itself (T > 1 softens over-confident scores).

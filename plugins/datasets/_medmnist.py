@@ -57,12 +57,15 @@ class MedMNISTDataset(Dataset):
             raise DataError(f"{self.flag} at size {size}: file {path} is missing; {how}")
         cls = getattr(medmnist, info["python_class"])
         try:
-            splits = {s: cls(split=s, root=root, size=size, download=download) for s in ("train", "val", "test")}
+            if download and not os.path.isfile(path):
+                cls(split="train", root=root, size=size, download=True)  # medmnist's real download
+            # Verify before parsing: a corrupt zip would otherwise fail somewhere inside numpy.
+            st = os.stat(path)
+            digest = _md5(path, st.st_mtime, st.st_size)
+            if digest != info["MD5" + suffix]:
+                raise DataError(f"{path}: MD5 {digest} does not match medmnist's {info['MD5' + suffix]}; "
+                                f"the file is corrupt or not the official one; {how}")
+            splits = {s: cls(split=s, root=root, size=size) for s in ("train", "val", "test")}
         except RuntimeError as exc:
             raise DataError(f"{self.flag} at size {size}: {str(exc).strip().splitlines()[0]}; {how}") from None
-        st = os.stat(path)
-        digest = _md5(path, st.st_mtime, st.st_size)
-        if digest != info["MD5" + suffix]:
-            raise DataError(f"{path}: MD5 {digest} does not match medmnist's {info['MD5' + suffix]}; "
-                            f"the file is corrupt or not the official one; {how}")
         return {s: Split(images=d.imgs, labels=d.labels.reshape(-1).astype("int64")) for s, d in splits.items()}

@@ -88,8 +88,10 @@ def reliability_bins(labels, probs, bins: int = 15, binning: Binning = "equal_wi
 def calibration_error(labels, probs, bins: int = 15, binning: Binning = "equal_width",
                       form: Form = "top_label", reduce: Literal["mean", "max"] = "mean") -> float:
     """ECE (``reduce="mean"``) or MCE (``"max"``) in the given form; netcal for equal-width bins."""
+    if reduce not in ("mean", "max"):
+        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
     y, p = as_arrays(labels, probs)
-    if binning == "equal_mass":
+    if binning != "equal_width":  # equal_mass, or an unknown value that _edges rejects
         return reliability_bins(y, p, bins, binning, form)["ece" if reduce == "mean" else "mce"]
     from netcal.metrics import ECE, MCE
 

@@ -6,7 +6,7 @@ from ._common import BinningConfig
 
 
 class ECE(Metric):
-    """ECE, top-label: confidence max(p, 1-p) of the argmax class vs its accuracy per bin (Guo et al. 2017, arXiv:1706.04599).
+    """Top-label ECE: argmax-class confidence max(p, 1-p) vs accuracy per bin (Guo et al., arXiv:1706.04599).
 
     The argmax class is positive iff p >= 0.5, whatever the decision threshold, so the metric
     ignores ``threshold``. Bins span [0, 1] (only the upper half is reachable), as in Guo et al.

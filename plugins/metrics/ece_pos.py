@@ -6,7 +6,7 @@ from ._common import BinningConfig
 
 
 class PositiveClassECE(Metric):
-    """ECE, positive class: P(positive) vs the empirical positive frequency per bin (Nixon et al. 2019, arXiv:1904.01685).
+    """Positive-class ECE: P(positive) vs positive frequency per bin (Nixon et al., arXiv:1904.01685).
 
     This is the per-class ("static") calibration error of the positive class; it ignores ``threshold``.
     """

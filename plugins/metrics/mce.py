@@ -6,7 +6,7 @@ from ._common import BinningConfig
 
 
 class MCE(Metric):
-    """MCE, top-label: the largest |accuracy - confidence| over non-empty bins (Guo et al. 2017, arXiv:1706.04599).
+    """Top-label MCE: the largest |accuracy - confidence| over bins (Guo et al., arXiv:1706.04599).
 
     Same bins and argmax rule as ``ece``; ignores ``threshold``. Noisy on small splits, since a
     single sparsely filled bin can set it.

@@ -28,10 +28,11 @@ class MoCoConfig:
 
 
 class MoCo(SSLMethod):
-    """MoCo v2 (He et al. 2019, https://arxiv.org/abs/1911.05722; Chen et al. 2020, https://arxiv.org/abs/2003.04297).
+    """MoCo v2 (Chen et al. 2020, https://arxiv.org/abs/2003.04297): momentum key encoder, queue of negatives.
 
-    A momentum (EMA) copy of backbone + MLP head encodes the keys; lightly's ``NTXentLoss`` with a
-    memory bank holds the queue of negatives. The key encoder is updated in ``on_step``.
+    MoCo v1: He et al. 2019, https://arxiv.org/abs/1911.05722. A momentum (EMA) copy of backbone +
+    MLP head encodes the keys; lightly's ``NTXentLoss`` with a memory bank holds the queue of
+    negatives. The key encoder is updated in ``on_step``.
     """
 
     Config = MoCoConfig

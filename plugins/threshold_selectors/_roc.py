@@ -40,3 +40,14 @@ def roc_points(probs, labels):
     fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
     thr[0] = above_all(p)
     return fpr, tpr, thr
+
+
+def first_max(values) -> int:
+    """Index of the first maximum, treating values within 1e-12 of it as tied.
+
+    Rates are ratios of counts, so an exact tie such as 0.6 - 0.0 vs 0.8 - 0.2 differs in the last bit.
+    """
+    import numpy as np
+
+    values = np.asarray(values)
+    return int(np.flatnonzero(values >= values.max() - 1e-12)[0])

@@ -4,13 +4,13 @@ from harness.hookspecs import hookimpl
 
 
 class MaxF1(ThresholdSelector):
-    """The threshold maximising the positive class's val F1 over the precision-recall curve; ties go to the largest."""
+    """The threshold maximising val F1 of the positive class; ties go to the largest threshold."""
 
     def select(self, probs, labels):
         import numpy as np
         from sklearn.metrics import precision_recall_curve
 
-        from ._roc import as_arrays
+        from ._roc import as_arrays, first_max
 
         p, y = as_arrays(probs, labels)
         precision, recall, thr = precision_recall_curve(y, p, pos_label=1)
@@ -18,9 +18,8 @@ class MaxF1(ThresholdSelector):
         precision, recall = precision[:-1], recall[:-1]
         denom = precision + recall
         f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
-        # thresholds increase; scan from the top so ties keep the largest (fewest positives)
-        idx = len(f1) - 1 - np.argmax(f1[::-1])
-        return float(thr[idx])
+        # thresholds increase here; scan from the top so ties keep the largest (fewest positives)
+        return float(thr[len(f1) - 1 - first_max(f1[::-1])])
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from harness.hookspecs import hookimpl
 
 
 class TargetFPR(ThresholdSelector):
-    """The threshold with the highest val TPR among those whose val FPR is at most ``target`` (lowest FPR on ties)."""
+    """The threshold with the highest val TPR whose val FPR is at most ``target`` (lowest FPR on ties)."""
 
     @dataclass(frozen=True)
     class Config:

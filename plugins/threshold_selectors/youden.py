@@ -7,12 +7,10 @@ class Youden(ThresholdSelector):
     """The threshold maximising Youden's J = TPR - FPR on val (Youden 1950); ties go to the largest threshold."""
 
     def select(self, probs, labels):
-        import numpy as np
-
-        from ._roc import roc_points
+        from ._roc import first_max, roc_points
 
         fpr, tpr, thr = roc_points(probs, labels)
-        return float(thr[np.argmax(tpr - fpr)])  # argmax keeps the first, i.e. largest, threshold
+        return float(thr[first_max(tpr - fpr)])  # thresholds decrease: the first maximum is the largest
 
 
 @hookimpl

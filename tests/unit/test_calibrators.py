@@ -40,7 +40,8 @@ def test_calibrator_fixes_overconfidence(cls, dtype, data):
     before = calibration_error(y_test, p_test)
     assert before > 0.1
     assert calibration_error(y_test, q) < 0.35 * before
-    assert calibration_error(y_test, q, form="positive") < 0.35 * calibration_error(y_test, p_test, form="positive")
+    before_pos = calibration_error(y_test, p_test, form="positive")
+    assert calibration_error(y_test, q, form="positive") < 0.35 * before_pos
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -66,8 +67,10 @@ def test_platt_and_beta_parameters(data):
     assert set(beta) == {"a", "b", "c"}
 
 
-@pytest.mark.parametrize("cls, tol", [(TemperatureScaling, 1e-3), (PlattScaling, 1e-3), (BetaCalibration, 1e-3),
-                                      (IsotonicCalibration, 0.01)])
+@pytest.mark.parametrize("cls, tol", [
+    (TemperatureScaling, 1e-3), (PlattScaling, 1e-3), (BetaCalibration, 1e-3),
+    (IsotonicCalibration, 0.01),  # piecewise constant: ties cost a little AUROC
+])
 def test_monotone_calibrators_keep_auroc(cls, tol, data):
     (p_val, y_val), (p_test, y_test) = data
     q = cls().fit(p_val, y_val).transform(p_test)

@@ -85,9 +85,11 @@ def test_degenerate_cases():
 
 def test_float32_and_column_inputs():
     m = metrics()
+    p = P + 0.013  # off the 15-bin edges (.8 = 12/15), which float32 rounding could cross
     for name in ("auroc", "brier", "ece", "accuracy"):
-        a = m[name]()(Y, P, 0.5)
-        assert m[name]()(Y.reshape(-1, 1), P.astype(np.float32).reshape(-1, 1), 0.5) == pytest.approx(a, abs=1e-6)
+        a = m[name]()(Y, p, 0.5)
+        column32 = p.astype(np.float32).reshape(-1, 1)
+        assert m[name]()(Y.reshape(-1, 1), column32, 0.5) == pytest.approx(a, abs=1e-6)
     with pytest.raises(ValueError, match="differ in length"):
         m["auroc"]()(Y, P[:-1], 0.5)
 

@@ -53,7 +53,7 @@ def test_target_fpr_is_best_tpr_under_cap(target, expected):
 
 
 def test_youden_tie_goes_to_larger_threshold():
-    # J = 0.6 at t = 0.8 and at t = 0.6; the larger threshold wins
+    # J = 0.6 at t = 0.8 and at t = 0.6 (0.8 - 0.2 is 0.6000000000000001 in floats); the larger wins
     assert Youden().select(P, Y) == 0.8
 
 
@@ -87,8 +87,9 @@ def test_no_feasible_point_gives_finite_threshold_predicting_nothing_even_in_flo
     t = TargetFPR(TargetFPR.Config(target=0.1)).select(p, y)
     assert np.isfinite(t) and t > 1.0
     assert not (p >= t).any()  # np.nextafter(1.0, 2.0) would fail here: float32 rounds it to 1.0
-    # anti-informative scores: Youden's best is predicting nothing (J = 0)
-    assert not (p >= Youden().select(p, y)).any()
+    # anti-informative scores: Youden's best is predicting nothing (J = 0 beats J = -1)
+    p_anti = np.array([1.0, 0.1], dtype=np.float32)
+    assert not (p_anti >= Youden().select(p_anti, np.array([0, 1]))).any()
 
 
 def test_float32_scores_reproduce_operating_point():

@@ -1,0 +1,26 @@
+# Two entry points, used by the README quick start and by CI.
+PY ?= python3
+VENV ?= .venv
+# The shared MedMNIST files when present; else the harness falls back to ~/.medmnist (real download).
+BENCH_DATA_ROOT ?= $(if $(wildcard ../shared/data/medmnist/breastmnist.npz),$(abspath ../shared/data/medmnist),)
+export BENCH_DATA_ROOT
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	# torch/torchvision first, pinned: this machine's pip serves these builds from local disk.
+	$(VENV)/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Install, then run the main job (the label-efficiency suite; see README for its wall time).
+run: install
+	$(VENV)/bin/bench run suites/label_efficiency.yaml
+
+## Install, then run every test (unit + integration on the real MedMNIST files).
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+.PHONY: install run test

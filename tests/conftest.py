@@ -1,0 +1,30 @@
+"""Shared fixtures. Integration tests need the real MedMNIST files: BENCH_DATA_ROOT, else ../shared/data/medmnist."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Before anything imports torch: spinning OpenMP waits make parallel jobs crawl (see harness/cli.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_root() -> str:
+    root = os.environ.get("BENCH_DATA_ROOT") or str(REPO.parent / "shared" / "data" / "medmnist")
+    if not (Path(root) / "breastmnist.npz").is_file():
+        pytest.fail(f"integration data missing: set BENCH_DATA_ROOT to a folder with the MedMNIST .npz files "
+                    f"(tried {root})")
+    return root
+
+
+def bench(*args: str, env: dict | None = None, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    """Run the `bench` CLI in a subprocess, as a user would."""
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          env=e, cwd=cwd or REPO)

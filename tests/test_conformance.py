@@ -1,0 +1,100 @@
+"""One conformance test parametrized over every registered name of every registry (timm style)."""
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from harness.components import KINDS
+from harness.plugins import get_registry
+
+ALL = [(kind, name) for kind in KINDS for name in get_registry(kind).names()]
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def _binary(n=60):
+    rng = _rng()
+    y = np.r_[np.zeros(n // 2, int), np.ones(n - n // 2, int)]
+    p = np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2, n), 0.01, 0.99)
+    return y, p
+
+
+def check_datasets(cls, obj):
+    assert cls.positive_label in cls.label_names and cls.positive_name == cls.label_names[cls.positive_label]
+    assert cls.short_name
+    assert cls.default_ssl_augmentation in get_registry("augmentations")
+
+
+def check_encoders(cls, obj):
+    import torch
+
+    net = obj.build(1)
+    out = net(torch.rand(2, 1, 28, 28))
+    assert out.shape == (2, net.num_features)
+
+
+def check_augmentations(cls, obj):
+    import torch
+
+    x = torch.rand(4, 1, 28, 28)
+    out = obj.build()(x)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def check_ssl_methods(cls, obj):
+    import torch
+
+    backbone = get_registry("encoders").get("smallcnn")(get_registry("encoders").get("smallcnn").Config(width=4)).build(1)
+    module = obj.build(backbone, backbone.num_features)
+    assert module.backbone is backbone
+    loss = module(torch.rand(8, 1, 28, 28), torch.rand(8, 1, 28, 28))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+
+
+def check_calibrators(cls, obj):
+    y, p = _binary()
+    out = obj.fit(p, y).transform(p)
+    assert out.shape == p.shape and np.all((out >= 0) & (out <= 1))
+    assert all(isinstance(v, float) for v in obj.fitted_params().values())
+
+
+def check_perturbations(cls, obj):
+    x = _rng().integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    out = obj.apply(x, 1, _rng())
+    assert out.shape == x.shape and out.dtype == np.uint8
+
+
+def check_threshold_selectors(cls, obj):
+    y, p = _binary()
+    t = obj.select(p, y)
+    assert isinstance(t, float) and math.isfinite(t)
+
+
+def check_metrics(cls, obj):
+    y, p = _binary()
+    v = obj(y, p, 0.5)
+    assert isinstance(v, float) and math.isfinite(v)
+    assert cls.direction in ("max", "min") and isinstance(cls.version, int)
+
+
+@pytest.mark.parametrize("kind, name", ALL, ids=[f"{k}:{n}" for k, n in ALL])
+def test_component_conforms(kind, name):
+    cls = get_registry(kind).get(name)
+    assert cls.describe(), f"{kind} {name!r} needs a docstring whose first line describes it"
+    assert dataclasses.is_dataclass(cls.Config) and cls.Config.__dataclass_params__.frozen
+    obj = cls(cls.Config())
+    globals()[f"check_{kind.replace('-', '_')}"](cls, obj)
+
+
+def test_every_kind_has_a_hook_and_a_check():
+    from harness import hookspecs
+    from harness.plugins import HOOKS
+
+    for kind, hook in HOOKS.items():
+        assert getattr(hookspecs, hook).__doc__, f"hook {hook} is undocumented"
+        assert f"check_{kind.replace('-', '_')}" in globals(), f"no conformance check for {kind}"

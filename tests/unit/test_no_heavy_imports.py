@@ -1,0 +1,22 @@
+"""Listing plugins and validating suites must not import torch (house rule 1)."""
+import subprocess
+import sys
+
+CODE = """
+import sys
+from harness.components import KINDS
+from harness.plugins import get_registry
+from harness.suite import load_suite
+for kind in KINDS:
+    for name in get_registry(kind).names():
+        get_registry(kind).get(name).describe()
+for s in ("suites/baselines.yaml", "suites/smoke.yaml"):
+    load_suite(s)
+heavy = [m for m in ("torch", "timm", "lightly", "netcal", "kornia", "sklearn") if m in sys.modules]
+print(heavy)
+"""
+
+
+def test_listing_and_validation_import_no_torch():
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
