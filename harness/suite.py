@@ -110,6 +110,8 @@ class RunSpec:
             out[axis] = v.label() if isinstance(v, ComponentSpec) else v
         if self.ssl.is_none:
             out["ssl_augmentation"] = "-"
+        if self.regime == "probe":
+            out["augmentation"] = "-"  # a probe fits on un-augmented frozen features
         return out
 
     def to_json(self) -> dict:
