@@ -87,6 +87,7 @@ def _cmd_run(args) -> int:
 
     for ds in suite.datasets:
         load_splits(ds, root)
+    preflight(suite)
     summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress)
     print(f"{suite.name}: {summary.total} cells ({summary.cached} were cached, {len(summary.failed)} failed) "
           f"in {summary.seconds:.1f} s")
@@ -94,6 +95,19 @@ def _cmd_run(args) -> int:
     for p in summary.leaderboards:
         print(f"leaderboard: {p}")
     return 1 if summary.failed and len(summary.failed) == summary.total else 0
+
+
+def preflight(suite) -> None:
+    """Each distinct component's own pre-flight check (weights files and the like)."""
+    from .suite import AXES, ComponentSpec
+
+    seen = set()
+    for run in suite.runs:
+        for axis in AXES:
+            spec = getattr(run, axis)
+            if isinstance(spec, ComponentSpec) and not spec.is_none and spec not in seen:
+                seen.add(spec)
+                spec.build().check()
 
 
 def _cmd_validate(args) -> int:

@@ -25,6 +25,9 @@ class Component:
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
 
+    def check(self) -> None:
+        """Pre-flight check before any training (e.g. a weights file exists); raise UserError."""
+
     @classmethod
     def describe(cls) -> str:
         doc = (cls.__doc__ or "").strip()

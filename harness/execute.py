@@ -132,7 +132,10 @@ def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.Da
 def _series_axes(df: pd.DataFrame) -> list[str]:
     from .suite import AXES
 
-    return [a for a in AXES if a in df and a not in ("seed", "dataset", "fraction") and df[a].nunique() > 1]
+    from .leaderboard import drop_dependent
+
+    axes = [a for a in AXES if a in df and a not in ("seed", "dataset", "fraction") and df[a].nunique() > 1]
+    return drop_dependent(df, axes)
 
 
 def _label_efficiency_figures(suite: Suite, df: pd.DataFrame, fig_dir: Path) -> None:

@@ -44,9 +44,26 @@ def header(suite: Suite, title: str) -> str:
 
 
 def _config_axes(df: pd.DataFrame, table: LeaderboardTable) -> list[str]:
-    """The table's rows plus every other axis that varies, so a row never averages two configs."""
+    """The table's rows plus every other axis that varies, so a row never averages two configs.
+
+    An added axis that the others already determine (e.g. ``ssl_augmentation`` given dataset and
+    ssl) is left out: it would only repeat information.
+    """
     varying = [a for a in AXES if a in df and a not in NON_CONFIG and a != table.pivot and df[a].nunique() > 1]
-    return list(table.rows) + [a for a in varying if a not in table.rows]
+    axes = list(table.rows) + [a for a in varying if a not in table.rows]
+    return drop_dependent(df, axes, keep=table.rows)
+
+
+def drop_dependent(df: pd.DataFrame, axes: list[str], keep=()) -> list[str]:
+    """Remove axes (last first) whose value is fixed by the remaining axes and the dataset."""
+    axes = list(axes)
+    for a in reversed(list(axes)):
+        if a in keep:
+            continue
+        others = ["dataset"] + [x for x in axes if x != a]
+        if df.groupby(others, dropna=False)[a].nunique().max() <= 1:
+            axes.remove(a)
+    return axes
 
 
 def summarize(df: pd.DataFrame, table: LeaderboardTable) -> pd.DataFrame:

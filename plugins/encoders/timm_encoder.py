@@ -29,6 +29,17 @@ class TimmEncoder(Encoder):
 
     Config = TimmConfig
 
+    def weights_path(self) -> str | None:
+        w = self.config.weights
+        return os.path.expanduser(os.path.expandvars(w)) if w else None
+
+    def check(self) -> None:
+        path = self.weights_path()
+        if path is not None and not os.path.isfile(path):
+            raise UserError(f"encoder {self.config.model!r}: weights file not found: {path} (from {self.config.weights!r}); "
+                            "save the weights on a machine that can download them, e.g. "
+                            "timm.create_model(NAME, pretrained=True) then safetensors.torch.save_file(model.state_dict(), PATH)")
+
     def build(self, in_chans: int):
         import timm
 
@@ -43,11 +54,10 @@ class TimmEncoder(Encoder):
         if cfg.init == "pretrained":
             kwargs["pretrained"] = True
             if cfg.weights:
-                path = os.path.expanduser(cfg.weights)
-                if not os.path.isfile(path):
-                    raise UserError(f"encoder weights file not found: {path}")
+                self.check()
+                path = self.weights_path()
                 # timm's own loader: adapts the first conv to in_chans and drops the classifier.
-                kwargs["pretrained_cfg_overlay"] = dict(file=path, num_classes=0)
+                kwargs["pretrained_cfg_overlay"] = dict(file=path)
         try:
             model = timm.create_model(cfg.model, **kwargs)
         except (OSError, RuntimeError) as exc:
@@ -79,6 +89,9 @@ class ResNet18(TimmEncoder):
         c = self.config
         self.config = c
         self._timm = TimmConfig(model="resnet18", init=c.init, weights=c.weights, drop_rate=c.drop_rate)
+
+    def check(self) -> None:
+        TimmEncoder(self._timm).check()
 
     def build(self, in_chans: int):
         return TimmEncoder(self._timm).build(in_chans)
