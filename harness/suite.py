@@ -151,6 +151,7 @@ class Suite:
     runs: tuple[RunSpec, ...]
     tables: tuple[LeaderboardTable, ...]
     datasets: tuple[ComponentSpec, ...] = field(default=())
+    reports: tuple[str, ...] = ()  # extra leaderboard sections: calibration, operating_points, errors
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -341,7 +342,12 @@ def load_suite(path: str | os.PathLike) -> Suite:
         raw = {k: {**to_dict(base_settings[k]), **(ov.get(k) or {})} for k in SETTINGS}
         parsed_overrides.append((when, _settings(raw, file, f"{w}.")))
 
-    tables = _tables(data.get("leaderboard"), file)
+    lb = data.get("leaderboard")
+    reports: tuple[str, ...] = ()
+    if isinstance(lb, dict) and "reports" in lb:
+        lb = dict(lb)
+        reports = _reports(lb.pop("reports"), file)
+    tables = _tables(lb, file)
 
     runs = []
     seen = set()
@@ -369,7 +375,20 @@ def load_suite(path: str | os.PathLike) -> Suite:
         raise SuiteError(file, "exclude", "every cell of the matrix is excluded: nothing to run")
     datasets = tuple(dict.fromkeys(r.dataset for r in runs))
     return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
-                 path=str(file), runs=tuple(runs), tables=tables, datasets=datasets)
+                 path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports)
+
+
+def _reports(raw: Any, file: Path) -> tuple[str, ...]:
+    from .reports import REPORTS
+
+    if not isinstance(raw, list):
+        raise SuiteError(file, "leaderboard.reports", f"must be a list of report names ({', '.join(REPORTS)})")
+    for i, name in enumerate(raw):
+        if name not in REPORTS:
+            hint = close_matches(str(name), list(REPORTS))
+            raise SuiteError(file, f"leaderboard.reports[{i}]", f"unknown report {name!r}"
+                             + (f"; did you mean {hint[0]!r}?" if hint else "") + f"; available: {', '.join(REPORTS)}")
+    return tuple(raw)
 
 
 def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
@@ -379,6 +398,8 @@ def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
         raise SuiteError(file, "leaderboard", "must be a mapping")
     tables_raw = raw.get("tables")
     if tables_raw is None:
+        if not raw:
+            return (LeaderboardTable(),)
         tables_raw = [raw]
     elif set(raw) - {"tables"}:
         raise SuiteError(file, "leaderboard", "use either 'tables: [...]' or a single table's keys, not both")

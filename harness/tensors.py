@@ -14,9 +14,14 @@ MEAN, STD = 0.5, 0.25
 
 def as_uint8_tensor(images: "np.ndarray") -> "torch.Tensor":
     """(N, H, W[, C]) uint8 numpy -> (N, C, H, W) uint8 torch tensor (no copy of pixel data beyond one)."""
+    import warnings
+
     import torch
 
-    t = torch.from_numpy(images)
+    with warnings.catch_warnings():
+        # Loaded splits are read-only on purpose (shared by every cell); nothing writes to them here.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        t = torch.from_numpy(images)
     if t.ndim == 3:
         t = t.unsqueeze(1)
     else:
