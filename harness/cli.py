@@ -113,9 +113,15 @@ def preflight(suite) -> None:
 def _cmd_validate(args) -> int:
     from .suite import load_suite, resolve_data_root
 
-    resolve_data_root(args.data_root)
+    root = resolve_data_root(args.data_root)
     for path in args.suites:
         suite = load_suite(path)
+        if root is not None:  # the default root would download; an explicit one must hold the files
+            from .stages.data import load_splits
+
+            for ds in suite.datasets:
+                load_splits(ds, root)
+        preflight(suite)
         print(f"ok: {path}: suite {suite.name!r} v{suite.version}, {len(suite.runs)} cells, "
               f"datasets {', '.join(d.label() for d in suite.datasets)}")
     return 0

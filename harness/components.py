@@ -21,12 +21,18 @@ class Component:
     """Base of all components: holds a validated ``config``."""
 
     Config: ClassVar[type] = EmptyConfig
+    #: bump when the component's meaning changes: it is part of every cache key that reads it.
+    version: ClassVar[int] = 1
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
 
     def check(self) -> None:
         """Pre-flight check before any training (e.g. a weights file exists); raise UserError."""
+
+    def cache_identity(self) -> dict:
+        """What the config does not say but the result depends on (e.g. a weights file's hash)."""
+        return {}
 
     @classmethod
     def describe(cls) -> str:
@@ -121,8 +127,6 @@ class Metric(Component):
 
     #: "max" if larger is better, "min" if smaller is better.
     direction: ClassVar[str] = "max"
-    #: bump when the metric's meaning changes (it is part of the evaluate stage's cache key).
-    version: ClassVar[int] = 1
 
     def __call__(self, labels: "np.ndarray", probs: "np.ndarray", threshold: float) -> float:
         raise NotImplementedError

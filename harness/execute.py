@@ -123,10 +123,20 @@ def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.Da
         except Exception:  # the EDA sheet is optional when the data is not here
             continue
         figures.eda_sheet(ds.label(), splits, cls.label_names, cls.positive_label, fig_dir / f"eda_{ds.label()}.png")
+    sections: dict[str, list[str]] = {}
     if len(df):
         _label_efficiency_figures(suite, df, fig_dir)
-        _ssl_loss_figure(suite, Path(out) / "results" / suite.name / "runs", fig_dir)
-    return write_leaderboards(suite, df, lb_dir, fdf)
+        _ssl_loss_figure(suite, Path(out) / "results" / suite.name / "runs", fig_dir, set(df["run_id"]))
+        if suite.reports:
+            from .reports import REPORTS, ReportContext
+
+            by_label = {d.label(): d for d in suite.datasets}
+            ctx = ReportContext(suite=suite, df=df, runs_dir=Path(out) / "results" / suite.name / "runs",
+                                out_dir=lb_dir, load_split=lambda ds, s: load_splits(by_label[ds], data_root)[s])
+            for name in suite.reports:
+                for key, md in REPORTS[name](ctx).items():
+                    sections.setdefault(key, []).append(md)
+    return write_leaderboards(suite, df, lb_dir, fdf, sections)
 
 
 def _series_axes(df: pd.DataFrame) -> list[str]:
@@ -164,12 +174,14 @@ def _label_efficiency_figures(suite: Suite, df: pd.DataFrame, fig_dir: Path) -> 
                                  title=f"{suite.name}: test {metric} vs labeled fraction, side by side", metric=metric)
 
 
-def _ssl_loss_figure(suite: Suite, runs_dir: Path, fig_dir: Path) -> None:
-    """One SSL loss-curve panel per dataset, one line per pretrained encoder."""
+def _ssl_loss_figure(suite: Suite, runs_dir: Path, fig_dir: Path, run_ids: set) -> None:
+    """One SSL loss-curve panel per dataset, one line per pretrained encoder of this suite's runs."""
     from . import figures
 
     curves: dict = {}
     for spec_file in sorted(runs_dir.glob("*/ssl_loss.json")):
+        if spec_file.parent.name not in run_ids:
+            continue  # a folder left by an earlier version of the suite
         info = json.loads(spec_file.read_text())
         curves.setdefault(info["dataset"], {})[info["label"]] = info["epoch_loss"]
     if curves:

@@ -70,10 +70,14 @@ def summarize(df: pd.DataFrame, table: LeaderboardTable) -> pd.DataFrame:
     """mean, std and n over seeds for each (dataset, config, metric[, pivot])."""
     d = df[(df["split"] == table.split) & (df["metric"].isin(table.metrics))]
     for axis, value in table.where:
-        d = d[d[axis].astype(str) == str(value)]
+        col = d[axis]
+        if pd.api.types.is_numeric_dtype(col) and isinstance(value, (int, float)):
+            d = d[np.isclose(col.astype(float), float(value))]
+        else:
+            d = d[col.astype(str) == str(value)]
     keys = ["dataset"] + _config_axes(df, table) + ([table.pivot] if table.pivot else []) + ["metric"]
     g = d.groupby(keys, sort=False, dropna=False)["value"]
-    out = g.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else float("nan"), n="count")
+    out = g.agg(mean="mean", std="std", n="count")  # pandas skips NaN in all three alike (std: ddof=1)
     return out.reset_index()
 
 
@@ -116,7 +120,7 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
             sm = s[s["metric"] == m]
             if sm.empty:
                 continue
-            best = _best(sm, m)
+            best = set().union(*[_best(g, m) for _, g in sm.groupby(table.pivot, sort=False)])  # per column
             pivots = list(dict.fromkeys(sm[table.pivot]))
             try:
                 pivots = sorted(pivots)
@@ -148,7 +152,7 @@ def _md(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: pd.DataFrame | None = None,
-                       splits_by_dataset: dict | None = None) -> list[Path]:
+                       sections: dict[str, list[str]] | None = None) -> list[Path]:
     """Write ``<dataset>.md`` for each dataset and ``comparison.md``; return the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,16 +174,15 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
             if table.split != "test":
                 parts.append(f"Split: {table.split}.\n")
             parts.append(table_markdown(sd, table, _config_axes(df, table)) + "\n")
+        parts += (sections or {}).get(ds, [])
         fig_dir = out_dir / "figures"
-        if (fig_dir / f"eda_{ds}.png").is_file():
-            parts.append(f"\n![EDA](figures/eda_{ds}.png)\n")
-        for extra in sorted(fig_dir.glob(f"*_{ds}.png")) if fig_dir.is_dir() else []:
-            if not extra.name.startswith("eda_"):
-                parts.append(f"\n![{extra.stem}](figures/{extra.name})\n")
+        for prefix in ("label_efficiency", "eda"):
+            if (fig_dir / f"{prefix}_{ds}.png").is_file():
+                parts.append(f"\n![{prefix}](figures/{prefix}_{ds}.png)\n")
         p = out_dir / f"{ds}.md"
         atomic_write_text(p, "\n".join(parts))
         written.append(p)
-    parts = [header(suite, f"{suite.name}: Breast vs Pneumonia"), fail_note,
+    parts = [header(suite, f"{suite.name}: " + " vs ".join(_short(d) for d in datasets)), fail_note,
              "Each cell: mean ± std over seeds on the test split. Datasets side by side per metric.\n"]
     for table, s in summaries:
         if table.title:
@@ -196,6 +199,7 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
             rows.append([_pv(c) for c in cfg] + cells)
         head = cfg_axes + [f"{m} [{_short(ds)}]" for m in table.metrics for ds in datasets]
         parts.append("\n".join(_md(head, rows)) + "\n")
+    parts += (sections or {}).get("comparison", [])
     fig_dir = out_dir / "figures"
     for extra in sorted(fig_dir.glob("comparison_*.png")) if fig_dir.is_dir() else []:
         parts.append(f"\n![{extra.stem}](figures/{extra.name})\n")

@@ -48,6 +48,9 @@ def stage_keys(spec: RunSpec, store: Store) -> StageKeys:
     k = StageKeys()
     data = spec.dataset.to_json()
     enc = spec.encoder.to_json()
+    identity = spec.encoder.build().cache_identity()
+    if identity:  # e.g. the hash of a local weights file: a new file must not reuse old results
+        enc = {**enc, "identity": identity}
     up: tuple[str, ...] = ()
     if not spec.ssl.is_none:
         k.pretrain = store.key("pretrain", {"dataset": data, "encoder": enc, "ssl": spec.ssl.to_json(),
@@ -192,7 +195,7 @@ def _calibrate(spec: RunSpec, model_dir: Path, y: dict, out: Path) -> None:
 
 def _evaluate(spec: RunSpec, model_dir: Path, cal_dir: Path, y: dict, out: Path) -> None:
     from .figures import confusion_matrix
-    from .stats import bootstrap_ci
+    from .calibration import bootstrap_ci
 
     with np.load(cal_dir / "calibrated.npz") as p:
         probs = {s: p[f"{s}_prob"] for s in ("val", "test")}
@@ -221,7 +224,7 @@ def _evaluate(spec: RunSpec, model_dir: Path, cal_dir: Path, y: dict, out: Path)
         if name not in metrics or spec.eval.bootstrap <= 0:
             continue
         m = metrics.get(name)()
-        lo, hi = bootstrap_ci(lambda a, b: m(a, b, thr), y["test"], probs["test"], n_boot=spec.eval.bootstrap,
+        lo, hi = bootstrap_ci(y["test"], probs["test"], lambda a, b: m(a, b, thr), n_boot=spec.eval.bootstrap,
                               seed=spec.seed)
         rows += [{"split": "test", "metric": f"{name}_ci_low", "value": lo},
                  {"split": "test", "metric": f"{name}_ci_high", "value": hi}]

@@ -24,6 +24,8 @@ class PretrainSettings:
     def __post_init__(self):
         for n in ("epochs", "batch_size", "lr"):
             _positive(n, getattr(self, n))
+        if self.max_images is not None and self.max_images < 2:
+            raise ValueError(f"max_images must be >= 2 (BatchNorm), got {self.max_images}")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class TrainSettings:
     def __post_init__(self):
         for n in ("epochs", "batch_size", "lr", "encoder_lr_mult", "min_steps_per_epoch"):
             _positive(n, getattr(self, n))
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ProbeSettings:
     def __post_init__(self):
         if not self.cs or any(c <= 0 for c in self.cs):
             raise ValueError("cs must be a non-empty list of positive numbers")
+        _positive("max_iter", self.max_iter)
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,16 @@ class EvalSettings:
 
     bootstrap: int = 1000
     ci_metrics: tuple[str, ...] = ("auroc", "accuracy")
+
+    def __post_init__(self):
+        if self.bootstrap < 0:
+            raise ValueError(f"bootstrap must be >= 0 (0 = no CIs), got {self.bootstrap}")
+        from .plugins import get_registry
+        from .registry import UnknownComponentError
+
+        metrics = get_registry("metrics")
+        for m in self.ci_metrics:
+            try:
+                metrics.get(m)
+            except UnknownComponentError as exc:
+                raise ValueError(f"ci_metrics: {exc}") from None

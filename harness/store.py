@@ -2,7 +2,7 @@
 
 A stage's output is a directory ``<root>/<stage>/<key[:2]>/<key>/``. It is built in a temporary
 sibling directory and renamed into place, so a directory that exists is always complete; a killed
-run leaves only ``.tmp-*`` debris, which is never read and is cleaned up on the next write.
+run leaves only ``.tmp-*`` debris, which is never read (delete it at will when no run is active).
 """
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +46,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -92,6 +101,7 @@ class Store:
             return final
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key[:12]}-"))
+        os.chmod(tmp, 0o777 & ~_umask())
         try:
             fn(tmp)
             try:

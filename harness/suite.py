@@ -61,7 +61,12 @@ class ComponentSpec:
         return to_dict(self.config) if self.config is not None else {}
 
     def to_json(self) -> dict:
-        return {"name": self.name, **self.options()}
+        out = {"name": self.name, **self.options()}
+        if self.name != "none" or self.kind != "ssl-methods":
+            version = get_registry(self.kind).get(self.name).version
+            if version != 1:  # keys of version-1 components stay as they were
+                out["_version"] = version
+        return out
 
     def label(self) -> str:
         """``name``, or ``name(key=value, ...)`` listing only the non-default options."""
@@ -138,6 +143,8 @@ class LeaderboardTable:
             if r not in AXES:
                 hint = close_matches(r, list(AXES))
                 raise ValueError(f"unknown axis {r!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        if self.pivot and self.pivot in self.rows:
+            raise ValueError(f"pivot {self.pivot!r} cannot also be one of the rows")
         if self.split not in ("val", "test"):
             raise ValueError("split must be val or test")
 
@@ -163,7 +170,9 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict:
         where = chain[-1] if chain else path
         raise SuiteError(where, "include" if chain else "", f"file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, OSError) as exc:
+        raise SuiteError(path, "", f"cannot read the file: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -182,6 +191,8 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict:
     merged: dict = {}
     for inc in includes:
         base = _read_yaml((path.parent / inc).resolve(), chain + (path,))
+        for own in ("name", "version", "description"):  # a suite's identity is never inherited
+            base.pop(own, None)
         merged = _merge(merged, base)
     return _merge(merged, data)
 
@@ -190,7 +201,9 @@ def _merge(base: dict, over: dict) -> dict:
     """Deep-merge mappings; ``matrix`` axes and lists in ``over`` replace those in ``base``."""
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if k == "overrides" and isinstance(v, list) and isinstance(out.get(k), list):
+            out[k] = out[k] + v  # overrides accumulate: the including file's come last and win
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v)
         else:
             out[k] = v
@@ -204,6 +217,8 @@ def _component(kind: str, value: Any, file: Path, where: str) -> ComponentSpec:
         value = dict(value)
         name = value.pop("name")
         options = value
+        if not isinstance(name, str):
+            raise SuiteError(file, f"{where}.name", f"a component name must be a string, got {name!r}")
     elif isinstance(value, str):
         name, options = value, {}
     else:
@@ -283,6 +298,17 @@ def _matches(value: Any, pattern: Any) -> bool:
     return value == pattern
 
 
+def _check_values(entry: dict, axes: dict, file: Path, where: str) -> None:
+    """Each pattern must match some value of its axis: a typo would otherwise silently match nothing."""
+    for axis, pattern in entry.items():
+        values = axes[axis]
+        if axis == "ssl_augmentation":
+            continue  # resolved per dataset ("auto"), checked when cells are built
+        if not any(_matches(v, pattern) for v in values):
+            shown = ", ".join(str(v.label() if isinstance(v, ComponentSpec) else v) for v in values)
+            raise SuiteError(file, f"{where}.{axis}", f"{pattern!r} matches no value of the {axis} axis ({shown})")
+
+
 def _check_where(entry: Any, file: Path, where: str) -> dict:
     if not isinstance(entry, dict) or not entry:
         raise SuiteError(file, where, "must be a non-empty mapping of axis: value")
@@ -325,6 +351,9 @@ def load_suite(path: str | os.PathLike) -> Suite:
     if not isinstance(excludes, list):
         raise SuiteError(file, "exclude", "must be a list of {axis: value} mappings")
     excludes = [_check_where(e, file, f"exclude[{i}]") for i, e in enumerate(excludes)]
+    for i, e in enumerate(excludes):
+        _check_values(e, axes, file, f"exclude[{i}]")
+    none_aug = _component("augmentations", "none", file, "matrix.augmentation")
 
     base_settings = _settings(data, file, "")
     overrides = data.get("overrides") or []
@@ -339,8 +368,13 @@ def load_suite(path: str | os.PathLike) -> Suite:
         if extra:
             raise SuiteError(file, f"{w}.{sorted(extra)[0]}", f"unknown key; allowed: when, {', '.join(SETTINGS)}")
         when = _check_where(ov["when"], file, f"{w}.when")
-        raw = {k: {**to_dict(base_settings[k]), **(ov.get(k) or {})} for k in SETTINGS}
-        parsed_overrides.append((when, _settings(raw, file, f"{w}.")))
+        _check_values(when, axes, file, f"{w}.when")
+        for k in SETTINGS:
+            if ov.get(k) is not None and not isinstance(ov[k], dict):
+                raise SuiteError(file, f"{w}.{k}", "must be a mapping")
+        # validate now, so a bad override fails even if it matches no cell
+        _settings({k: {**to_dict(base_settings[k]), **(ov.get(k) or {})} for k in SETTINGS}, file, f"{w}.")
+        parsed_overrides.append((when, {k: dict(ov.get(k) or {}) for k in SETTINGS}, w))
 
     lb = data.get("leaderboard")
     reports: tuple[str, ...] = ()
@@ -362,10 +396,16 @@ def load_suite(path: str | os.PathLike) -> Suite:
             cell["ssl_augmentation"] = ds_cls.default_ssl_augmentation
         if isinstance(cell["ssl_augmentation"], str):
             cell["ssl_augmentation"] = _component("augmentations", cell["ssl_augmentation"], file, "matrix.ssl_augmentation")
+        if cell["regime"] == "probe":
+            cell["augmentation"] = none_aug  # a probe fits on un-augmented frozen features
         settings = dict(base_settings)
-        for when, ov_settings in parsed_overrides:
-            if all(_matches(cell[k], v) for k, v in when.items()):
-                settings = ov_settings
+        matching = [(ov, w) for when, ov, w in parsed_overrides if all(_matches(cell[k], v) for k, v in when.items())]
+        if matching:  # apply every matching override in order, each on top of the last
+            raw = {k: to_dict(base_settings[k]) for k in SETTINGS}
+            for ov, w in matching:
+                for k in SETTINGS:
+                    raw[k].update(ov[k])
+            settings = _settings(raw, file, f"{matching[-1][1]}.")
         spec = RunSpec(suite=name, suite_version=version, **cell, **settings)
         if spec in seen:
             continue
@@ -384,7 +424,7 @@ def _reports(raw: Any, file: Path) -> tuple[str, ...]:
     if not isinstance(raw, list):
         raise SuiteError(file, "leaderboard.reports", f"must be a list of report names ({', '.join(REPORTS)})")
     for i, name in enumerate(raw):
-        if name not in REPORTS:
+        if not isinstance(name, str) or name not in REPORTS:
             hint = close_matches(str(name), list(REPORTS))
             raise SuiteError(file, f"leaderboard.reports[{i}]", f"unknown report {name!r}"
                              + (f"; did you mean {hint[0]!r}?" if hint else "") + f"; available: {', '.join(REPORTS)}")
@@ -409,6 +449,8 @@ def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
     out = []
     for i, t in enumerate(tables_raw):
         w = "leaderboard" if raw.get("tables") is None else f"leaderboard.tables[{i}]"
+        if t is not None and not isinstance(t, dict):
+            raise SuiteError(file, w, f"a table must be a mapping (title, metrics, rows, pivot, split, where), got {t!r}")
         t = dict(t or {})
         if "where" in t:
             t["where"] = tuple(sorted((k, v) for k, v in _check_where(t["where"], file, f"{w}.where").items()))

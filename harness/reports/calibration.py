@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import (MODEL_AXES, _cell, _dataset_class, _datasets, _get, _link, _md, _model_cells, _model_columns,
-               _model_filter, _model_id, _model_name, _models, _ordered, _predictions, _prefer, _run_dir, _select,
-               _short, _slug, _summary)
+from ._common import (MODEL_AXES, _cell, _dataset_class, _datasets, _get, _link, _md, _model_cells,
+                      _model_columns, _model_filter, _model_id, _model_name, _models, _ordered, _predictions,
+                      _prefer, _run_dir, _select, _short, _slug, _summary)
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import ReportContext
@@ -116,7 +116,7 @@ def reliability_figure(labels: np.ndarray, before: np.ndarray, after: np.ndarray
         path: the PNG written.
         title: figure title.
     """
-    from plugins.metrics._calibration import reliability_bins
+    from ..calibration import reliability_bins
 
     from ..figures import _plt, _save
 

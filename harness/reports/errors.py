@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import (_best_model, _dataset_class, _datasets, _link, _model_filter, _model_name, _ordered, _predictions,
-               _reference_calibrator, _run_dir, _select, _slug, _threshold)
+from ._common import (_best_model, _dataset_class, _datasets, _link, _model_filter, _model_name, _ordered, _predictions,
+                      _reference_calibrator, _run_dir, _select, _slug, _threshold)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path

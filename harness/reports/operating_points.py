@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import (MODEL_AXES, _best_model, _cell, _dataset_class, _datasets, _get, _link, _md, _model_cells,
-               _model_columns, _model_filter, _model_name, _models, _ordered, _predictions, _prefer,
-               _reference_calibrator, _run_dir, _select, _short, _summary, _threshold)
+from ._common import (MODEL_AXES, _best_model, _cell, _dataset_class, _datasets, _get, _link, _md, _model_cells,
+                      _model_columns, _model_filter, _model_name, _models, _ordered, _predictions, _prefer,
+                      _reference_calibrator, _run_dir, _select, _short, _summary, _threshold)
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import ReportContext

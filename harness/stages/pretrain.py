@@ -25,21 +25,6 @@ def _component_json(component: Any) -> dict:
     return {"class": f"{cls.__module__}:{cls.__qualname__}", "config": to_dict(component.config)}
 
 
-def _loss_curve(epoch_loss: list[float], path: Path, title: str) -> None:
-    # Figure + Agg canvas directly: no pyplot global state, so no backend switch and no leaked figures.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4, 3))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.plot(range(1, len(epoch_loss) + 1), epoch_loss, marker="o", ms=3)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("SSL loss")
-    ax.set_title(title, fontsize=9)
-    fig.savefig(path, format="png", dpi=110, bbox_inches="tight")
-
-
 def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augmentation",
                  images: np.ndarray, settings: "PretrainSettings", out_dir: Path,
                  progress: bool = True) -> dict:
@@ -136,8 +121,10 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     result = {"epoch_loss": epoch_loss, "seconds": seconds,
               "images_per_second": step * bs / max(seconds, 1e-9)}
     (out_dir / "loss.json").write_text(json.dumps(result, indent=2) + "\n")
-    _loss_curve(epoch_loss, out_dir / "ssl_loss_curve.png",
-                f"{type(method).__name__} / {type(encoder).__name__} / {type(augmentation).__name__}")
+    from ..figures import loss_curves
+
+    title = f"{type(method).__name__} / {type(encoder).__name__} / {type(augmentation).__name__}"
+    loss_curves({title: {"loss": epoch_loss}}, out_dir / "ssl_loss_curve.png")
     return result
 
 

@@ -30,8 +30,9 @@ def run_probe(*, spec, features: dict, y: dict, subset: np.ndarray, out_dir: Pat
             best = (auc, c, clf)
     auc, c, clf = best
     logits = {s: clf.decision_function(features[s]).astype(np.float64) for s in ("val", "test")}
-    np.savez(out_dir / "predictions.npz", **{f"{s}_logit": v for s, v in logits.items()},
-             **{f"{s}_prob": 1.0 / (1.0 + np.exp(-v)) for s, v in logits.items()})
+    from . import save_predictions
+
+    save_predictions(out_dir, logits)
     info = {"best_c": c, "val_auroc_by_c": scores, "best_val_auroc": auc, "n_train": int(len(subset)),
             "train_seconds": time.time() - t0, "best_epoch": 0}
     atomic_write_json(out_dir / "train.json", info)

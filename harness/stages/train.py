@@ -149,8 +149,9 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     if best_state is not None:
         model.load_state_dict(best_state)
     logits = {s: predict_logits(model, splits[s].images) for s in ("val", "test")}
-    np.savez(out_dir / "predictions.npz", **{f"{s}_logit": v for s, v in logits.items()},
-             **{f"{s}_prob": 1.0 / (1.0 + np.exp(-v)) for s, v in logits.items()})
+    from . import save_predictions
+
+    save_predictions(out_dir, logits)
     info = {"best_epoch": best_epoch, "best_val_auroc": best[0], "epochs_run": len(history["epoch"]),
             "train_seconds": seconds, "n_train": int(len(subset)),
             "images_per_second": len(history["epoch"]) * len(subset) / max(seconds, 1e-9)}

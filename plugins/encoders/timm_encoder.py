@@ -5,9 +5,22 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+from functools import lru_cache
+
 from harness.components import Encoder
 from harness.errors import UserError
 from harness.hookspecs import hookimpl
+
+
+@lru_cache(maxsize=None)
+def _sha256(path: str, mtime: float, size: int) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,22 @@ class TimmEncoder(Encoder):
         w = self.config.weights
         return os.path.expanduser(os.path.expandvars(w)) if w else None
 
+    def cache_identity(self) -> dict:
+        path = self.weights_path()
+        if path is None or not os.path.isfile(path):
+            return {}
+        st = os.stat(path)
+        return {"weights_sha256": _sha256(path, st.st_mtime, st.st_size)}
+
     def check(self) -> None:
+        import timm
+
+        if self.config.model not in timm.list_models():
+            from harness._config import close_matches
+
+            hint = close_matches(self.config.model, timm.list_models())
+            raise UserError(f"unknown timm model {self.config.model!r}"
+                            + (f"; did you mean {', '.join(hint)}?" if hint else ""))
         path = self.weights_path()
         if path is not None and not os.path.isfile(path):
             raise UserError(f"encoder {self.config.model!r}: weights file not found: {path} (from {self.config.weights!r}); "
@@ -44,17 +72,11 @@ class TimmEncoder(Encoder):
         import timm
 
         cfg = self.config
-        if cfg.model not in timm.list_models():
-            from harness._config import close_matches
-
-            hint = close_matches(cfg.model, timm.list_models())
-            raise UserError(f"unknown timm model {cfg.model!r}"
-                            + (f"; did you mean {', '.join(hint)}?" if hint else ""))
+        self.check()
         kwargs = dict(in_chans=in_chans, num_classes=0, drop_rate=cfg.drop_rate)
         if cfg.init == "pretrained":
             kwargs["pretrained"] = True
             if cfg.weights:
-                self.check()
                 path = self.weights_path()
                 # timm's own loader: adapts the first conv to in_chans and drops the classifier.
                 kwargs["pretrained_cfg_overlay"] = dict(file=path)
@@ -92,6 +114,9 @@ class ResNet18(TimmEncoder):
 
     def check(self) -> None:
         TimmEncoder(self._timm).check()
+
+    def cache_identity(self) -> dict:
+        return TimmEncoder(self._timm).cache_identity()
 
     def build(self, in_chans: int):
         return TimmEncoder(self._timm).build(in_chans)

@@ -24,15 +24,9 @@ class BinningConfig:
 
 def as_arrays(labels, probs):
     """Return (int64 labels, float64 probs) as flat arrays of equal, non-zero length."""
-    import numpy as np
+    from harness.calibration import as_arrays as _as_arrays
 
-    y = np.asarray(labels).reshape(-1).astype(np.int64)
-    p = np.asarray(probs, dtype=np.float64).reshape(-1)
-    if y.shape != p.shape:
-        raise ValueError(f"labels and probs differ in length: {y.size} vs {p.size}")
-    if y.size == 0:
-        raise ValueError("no samples")
-    return y, p
+    return _as_arrays(labels, probs)
 
 
 def confusion(labels, probs, threshold: float) -> tuple[int, int, int, int]:

@@ -17,7 +17,7 @@ class MCE(Metric):
     Config = BinningConfig
 
     def __call__(self, labels, probs, threshold):
-        from ._calibration import calibration_error
+        from harness.calibration import calibration_error
 
         return calibration_error(labels, probs, self.config.bins, self.config.binning,
                                  form="top_label", reduce="max")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 def as_arrays(probs, labels):
     """Return (float64 probs, int64 labels); both classes must be present to pick an operating point."""
-    import numpy as np
+    from harness.calibration import as_arrays as _as_arrays
 
-    p = np.asarray(probs, dtype=np.float64).reshape(-1)
-    y = np.asarray(labels).reshape(-1).astype(np.int64)
-    if y.shape != p.shape:
-        raise ValueError(f"probs and labels differ in length: {p.size} vs {y.size}")
-    if y.size == 0 or y.min() == y.max():
+    y, p = _as_arrays(labels, probs)
+    if y.min() == y.max():
         raise ValueError("threshold selection needs both classes in the val labels")
     return p, y
 

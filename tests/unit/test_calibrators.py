@@ -11,7 +11,7 @@ from plugins.calibrators.isotonic import IsotonicCalibration
 from plugins.calibrators.none import Identity
 from plugins.calibrators.platt import PlattScaling
 from plugins.calibrators.temperature import TemperatureScaling
-from plugins.metrics._calibration import calibration_error
+from harness.calibration import calibration_error
 
 FITTED = [TemperatureScaling, PlattScaling, IsotonicCalibration, HistogramBinning, BetaCalibration]
 
@@ -108,3 +108,20 @@ def test_registered_names():
     assert names == {"none": Identity, "temperature": TemperatureScaling, "platt": PlattScaling,
                      "isotonic": IsotonicCalibration, "histogram_binning": HistogramBinning,
                      "beta": BetaCalibration}
+
+
+def test_temperature_stays_positive_and_keeps_ranking_when_val_is_anti_correlated():
+    """netcal's unconstrained MLE fits a negative multiplier here, which would flip the ranking."""
+    from sklearn.metrics import roc_auc_score
+
+    from plugins.calibrators.temperature import TemperatureScaling
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(0.7 - 0.4 * y + rng.normal(0, 0.15, 400), 0.01, 0.99)  # worse than chance on val
+    cal = TemperatureScaling().fit(p, y)
+    t = cal.fitted_params()["temperature"]
+    assert t > 0
+    q = cal.transform(p)
+    assert np.isclose(roc_auc_score(y, q), roc_auc_score(y, p))
+    assert np.all(np.diff(q[np.argsort(p)]) >= -1e-12)  # monotone increasing in p

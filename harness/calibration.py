@@ -20,7 +20,17 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from ._common import as_arrays
+
+
+def as_arrays(labels, probs):
+    """Return (int64 labels, float64 probs) as flat arrays of equal, non-zero length."""
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"labels and probs differ in length: {y.size} vs {p.size}")
+    if y.size == 0:
+        raise ValueError("empty input")
+    return y, p
 
 Binning = Literal["equal_width", "equal_mass"]
 Form = Literal["top_label", "positive"]

@@ -1,0 +1,44 @@
+"""Leaderboard tables: mean ± std over seeds, n, best per column by metric direction."""
+import numpy as np
+import pandas as pd
+
+from harness.leaderboard import summarize, table_markdown
+from harness.suite import LeaderboardTable
+
+
+def frame():
+    rows = []
+    for regime, f, auroc, ece in (("probe", 0.1, [0.70, 0.72, 0.71], [0.10, 0.12, 0.11]),
+                                  ("probe", 1.0, [0.80, 0.82, 0.81], [0.20, 0.22, 0.21]),
+                                  ("finetune", 0.1, [0.60, 0.62, 0.61], [0.05, 0.07, 0.06]),
+                                  ("finetune", 1.0, [0.90, 0.92, 0.91], [0.30, 0.32, 0.31])):
+        for seed in range(3):
+            for metric, v in (("auroc", auroc[seed]), ("ece", ece[seed])):
+                rows.append(dict(dataset="breastmnist", encoder="resnet18", ssl="simclr", regime=regime,
+                                 augmentation="aug_a", fraction=f, seed=seed, calibrator="none",
+                                 threshold="fixed", split="test", metric=metric, value=v))
+    return pd.DataFrame(rows)
+
+
+def test_summary_is_mean_std_n_over_seeds():
+    s = summarize(frame(), LeaderboardTable(metrics=("auroc",), rows=("regime",), pivot="fraction"))
+    r = s[(s.regime == "probe") & (s.fraction == 0.1)].iloc[0]
+    assert np.isclose(r["mean"], 0.71) and np.isclose(r["std"], 0.01) and r["n"] == 3
+
+
+def test_plain_table_never_averages_configs_and_marks_best_by_direction():
+    df = frame()
+    t = LeaderboardTable(metrics=("auroc", "ece"), rows=("regime",))
+    md = table_markdown(summarize(df, t), t, ["regime", "fraction"])
+    lines = [l for l in md.splitlines() if l.startswith("| finetune") or l.startswith("| probe")]
+    assert len(lines) == 4  # fraction was added as a row axis: four configs, none averaged
+    assert "| finetune | 1.0 | **0.910 ± 0.010** | 0.310 ± 0.010 | 3 |" in md
+    assert "| finetune | 0.1 | 0.610 ± 0.010 | **0.060 ± 0.010** | 3 |" in md  # ece: lower is better
+
+
+def test_pivot_marks_the_best_in_each_column():
+    df = frame()
+    t = LeaderboardTable(metrics=("auroc",), rows=("regime",), pivot="fraction")
+    md = table_markdown(summarize(df, t), t, ["regime"])
+    assert "| probe | **0.710 ± 0.010** | 0.810 ± 0.010 | 3 |" in md
+    assert "| finetune | 0.610 ± 0.010 | **0.910 ± 0.010** | 3 |" in md
