@@ -198,10 +198,13 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict:
 
 
 def _merge(base: dict, over: dict) -> dict:
-    """Deep-merge mappings; ``matrix`` axes and lists in ``over`` replace those in ``base``."""
+    """Deep-merge mappings: lists, ``matrix`` axes and ``leaderboard`` in ``over`` replace the base's;
+    ``overrides`` lists are concatenated."""
     out = dict(base)
     for k, v in over.items():
-        if k == "overrides" and isinstance(v, list) and isinstance(out.get(k), list):
+        if k == "leaderboard":
+            out[k] = v  # a leaderboard is a view: the including suite's replaces the base's whole
+        elif k == "overrides" and isinstance(v, list) and isinstance(out.get(k), list):
             out[k] = out[k] + v  # overrides accumulate: the including file's come last and win
         elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v)
