@@ -7,7 +7,6 @@ export BENCH_DATA_ROOT
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
 	# torch/torchvision first, pinned: this machine's pip serves these builds from local disk.
 	$(VENV)/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(VENV)/bin/pip install --quiet -e '.[test]'
