@@ -76,3 +76,44 @@ eval: {bootstrap: 0}
     assert "1 cell(s) failed" in (tmp_path / "leaderboards" / "diverge" / "breastmnist.md").read_text()
     df = pd.read_parquet(tmp_path / "results" / "diverge" / "results.parquet")
     assert set(df.ssl) == {"none"}
+
+
+def test_calibration_and_operating_point_reports(le, data_root):
+    """smoke_calibration reuses smoke_label_efficiency's models: only calibrators and selectors are new."""
+    cache = le / ".bench_cache"
+    trained = {p.name for s in ("pretrain", "train", "features", "probe") for p in (cache / s).glob("??/*")}
+    proc = bench("run", str(REPO / "suites" / "smoke_calibration.yaml"), "--data-root", data_root,
+                 "--out", str(le), "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p.name for s in ("pretrain", "train", "features", "probe") for p in (cache / s).glob("??/*")} == trained
+
+    lb = le / "leaderboards" / "smoke_calibration"
+    figs = lb / "figures"
+    for ds in ("breastmnist", "pneumoniamnist"):
+        text = (lb / f"{ds}.md").read_text()
+        for section in ("## Calibration", "## Operating points", "PR vs ROC", "## High-confidence errors"):
+            assert section in text, (ds, section)
+        assert (figs / f"roc_pr_{ds}.png").stat().st_size > 10000
+        assert (figs / f"confusion_{ds}.png").is_file()
+        assert list(figs.glob(f"reliability_{ds}_*_temperature.png"))
+        gallery = list(figs.glob(f"errors_{ds}_*.csv"))
+        assert gallery
+        errors = pd.read_csv(gallery[0], keep_default_na=False)
+        assert set(errors.kind) <= {"FP", "FN"} and (errors.note == "").all()
+        fp = errors[errors.kind == "FP"].prob_positive.tolist()
+        assert fp == sorted(fp, reverse=True)  # most confident false positives first
+    comparison = (lb / "comparison.md").read_text()
+    assert "Breast" in comparison and "Pneumonia" in comparison
+
+    df = pd.read_parquet(le / "results" / "smoke_calibration" / "results.parquet")
+    test = df[df.split == "test"]
+    assert test[test.metric == "cal_temperature"].empty  # fitted parameters are val-split rows
+    t = df[(df.calibrator == "temperature") & (df.metric == "cal_temperature")].value
+    assert len(t) and (t > 0).all() and not np.allclose(t, 1.0)  # temperature was really fitted
+    # a monotone calibrator keeps the ranking: AUROC before == after for temperature
+    a = test[(test.calibrator == "temperature") & (test.metric.isin(["auroc", "auroc_uncal"]))]
+    piv = a.pivot_table(index="run_id", columns="metric", values="value")
+    assert np.allclose(piv.auroc, piv.auroc_uncal, atol=1e-9)
+    # thresholds were chosen on val: target_tpr meets its target on val
+    sel = df[(df.threshold == "target_tpr") & (df.metric == "recall") & (df.split == "val") & (df.calibrator == "none")]
+    assert len(sel) and (sel.value >= 0.9 - 1e-9).all()
