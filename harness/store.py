@@ -7,6 +7,7 @@ run leaves only ``.tmp-*`` debris, which is never read (delete it at will when n
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -37,6 +38,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, cached per (path, mtime, size) so repeated checks of big files are free."""
+    st = os.stat(path)
+    return _digest(str(path), algorithm, st.st_mtime, st.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _digest(path: str, algorithm: str, mtime: float, size: int) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -1,14 +1,13 @@
 """Shared loader for MedMNIST 2D binary datasets (private: not a plugin itself)."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar
 
 from harness.components import Dataset, Split
 from harness.errors import DataError
+from harness.store import file_digest
 
 
 @dataclass(frozen=True)
@@ -18,15 +17,6 @@ class MedMNISTConfig:
     def __post_init__(self):
         if self.size not in (28, 64, 128, 224):
             raise ValueError(f"size must be one of 28, 64, 128, 224 (MedMNIST+ sizes), got {self.size}")
-
-
-@lru_cache(maxsize=None)
-def _md5(path: str, mtime: float, nbytes: int) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class MedMNISTDataset(Dataset):
@@ -60,8 +50,7 @@ class MedMNISTDataset(Dataset):
             if download and not os.path.isfile(path):
                 cls(split="train", root=root, size=size, download=True)  # medmnist's real download
             # Verify before parsing: a corrupt zip would otherwise fail somewhere inside numpy.
-            st = os.stat(path)
-            digest = _md5(path, st.st_mtime, st.st_size)
+            digest = file_digest(path, "md5")
             if digest != info["MD5" + suffix]:
                 raise DataError(f"{path}: MD5 {digest} does not match medmnist's {info['MD5' + suffix]}; "
                                 f"the file is corrupt or not the official one; {how}")

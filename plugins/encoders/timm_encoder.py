@@ -5,22 +5,9 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from functools import lru_cache
-
 from harness.components import Encoder
 from harness.errors import UserError
 from harness.hookspecs import hookimpl
-
-
-@lru_cache(maxsize=None)
-def _sha256(path: str, mtime: float, size: int) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -50,8 +37,9 @@ class TimmEncoder(Encoder):
         path = self.weights_path()
         if path is None or not os.path.isfile(path):
             return {}
-        st = os.stat(path)
-        return {"weights_sha256": _sha256(path, st.st_mtime, st.st_size)}
+        from harness.store import file_digest
+
+        return {"weights_sha256": file_digest(path)}
 
     def check(self) -> None:
         import timm
