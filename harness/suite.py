@@ -302,14 +302,30 @@ def _matches(value: Any, pattern: Any) -> bool:
 
 
 def _check_values(entry: dict, axes: dict, file: Path, where: str) -> None:
-    """Each pattern must match some value of its axis: a typo would otherwise silently match nothing."""
+    """Catch typos in exclude/override patterns, which would otherwise silently match nothing.
+
+    A pattern may name a value the matrix does not currently hold (so axes can be edited without
+    touching every exclude), but it must be a value the axis could hold.
+    """
     for axis, pattern in entry.items():
-        values = axes[axis]
-        if axis == "ssl_augmentation":
-            continue  # resolved per dataset ("auto"), checked when cells are built
-        if not any(_matches(v, pattern) for v in values):
-            shown = ", ".join(str(v.label() if isinstance(v, ComponentSpec) else v) for v in values)
-            raise SuiteError(file, f"{where}.{axis}", f"{pattern!r} matches no value of the {axis} axis ({shown})")
+        for i, p in enumerate(pattern if isinstance(pattern, list) else [pattern]):
+            w = f"{where}.{axis}" + (f"[{i}]" if isinstance(pattern, list) else "")
+            kind = AXES[axis]
+            if kind is not None:
+                if axis == "ssl" and p == "none":
+                    continue
+                name = p.get("name") if isinstance(p, dict) else p
+                if not isinstance(name, str):
+                    raise SuiteError(file, w, f"expected a component name or {{name: ...}}, got {p!r}")
+                try:
+                    get_registry(kind).get(name)
+                except UnknownComponentError as exc:
+                    raise SuiteError(file, w, str(exc)) from None
+            elif axis == "regime" and p not in REGIMES:
+                hint = close_matches(str(p), list(REGIMES))
+                raise SuiteError(file, w, f"unknown regime {p!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            elif axis in ("fraction", "seed") and (isinstance(p, bool) or not isinstance(p, (int, float))):
+                raise SuiteError(file, w, f"expected a number, got {p!r}")
 
 
 def _check_where(entry: Any, file: Path, where: str) -> dict:

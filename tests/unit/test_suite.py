@@ -80,6 +80,12 @@ BAD = [
     ("all-excluded", GOOD.replace("exclude:\n", "exclude:\n  - {dataset: [breastmnist, pneumoniamnist]}\n"),
      "exclude", "every cell"),
     ("metric", GOOD + "leaderboard: {metrics: [aucroc]}\n", "leaderboard.metrics[0]", "did you mean 'auroc'"),
+    ("exclude-typo", GOOD.replace("{encoder: smallcnn, regime: head}", "{encoder: smalcnn, regime: head}"),
+     "exclude[0].encoder", "did you mean 'smallcnn'"),
+    ("override-typo", GOOD + "overrides:\n  - when: {regime: haed}\n    train: {epochs: 3}\n",
+     "overrides[0].when.regime", "did you mean 'head'"),
+    ("override-bad-setting", GOOD + "overrides:\n  - when: {regime: head}\n    train: {epochs: -3}\n",
+     "overrides[0].train", "epochs must be > 0"),
 ]
 
 
