@@ -1,7 +1,6 @@
 """YAML suites -> validated, frozen RunSpecs (``include:``, ``matrix:``, ``exclude:``, ``overrides:``)."""
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 from dataclasses import dataclass, field

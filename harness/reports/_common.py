@@ -207,3 +207,19 @@ def _threshold(cell: pd.DataFrame) -> float:
     if t.empty:
         t = cell[cell["metric"] == "threshold"]["value"]
     return float(t.iloc[0]) if len(t) else float("nan")
+
+
+def _seed_cells(df: pd.DataFrame, key: tuple, cal: str) -> pd.DataFrame:
+    """The rows of ``key`` with calibrator ``cal`` at the model's lowest seed."""
+    d = _select(_model_filter(df, key), calibrator=cal)
+    return d[d["seed"] == d["seed"].min()] if len(d) else d
+
+
+def _best_model_cells(df_all: pd.DataFrame, ds: str) -> tuple[tuple, str, pd.DataFrame] | None:
+    """(best model key, reference calibrator, the model's rows at that calibrator and lowest seed)."""
+    best = _best_model(df_all, ds)
+    if best is None:
+        return None
+    df = df_all[df_all["dataset"] == ds]
+    cal = _reference_calibrator(df)
+    return best, cal, _seed_cells(df, best, cal)

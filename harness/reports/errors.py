@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._common import (_best_model, _dataset_class, _datasets, _link, _model_filter, _model_name, _ordered, _predictions,
-                      _reference_calibrator, _run_dir, _select, _slug, _threshold)
+from ._common import (_best_model_cells, _dataset_class, _datasets, _link, _model_name, _ordered, _predictions, _run_dir,
+                      _slug, _threshold)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -97,14 +97,11 @@ def top_errors(pred: pd.DataFrame, threshold: float, k: int, label_names: dict, 
 def _dataset_section(ctx: "ReportContext", ds: str) -> str:
     from ..store import atomic_write_text
 
-    df = ctx.df[ctx.df["dataset"] == ds]
-    best = _best_model(ctx.df, ds)
-    if best is None:
+    found = _best_model_cells(ctx.df, ds)
+    if found is None:
         return ""
-    cal = _reference_calibrator(df)
-    cells = _select(_model_filter(df, best), calibrator=cal)
+    best, cal, cells = found
     seed = int(cells["seed"].min())
-    cells = cells[cells["seed"] == seed]
     names, positive, _ = _label_names(ds)
     images = None
     rows, figs = [], []

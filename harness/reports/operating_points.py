@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._common import (MODEL_AXES, _best_model, _cell, _dataset_class, _datasets, _get, _link, _md, _model_cells,
+from ._common import (MODEL_AXES, _best_model_cells, _cell, _dataset_class, _datasets, _get, _link, _md, _model_cells,
                       _model_columns, _model_filter, _model_name, _models, _ordered, _predictions, _prefer,
-                      _reference_calibrator, _run_dir, _select, _short, _summary, _threshold)
+                      _reference_calibrator, _run_dir, _seed_cells, _short, _summary, _threshold)
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import ReportContext
@@ -81,12 +81,6 @@ def report(ctx: "ReportContext") -> dict[str, str]:
 def _count(summary: dict, *key) -> str:
     mean, _, n = _get(summary, *key)
     return f"{mean:.1f}" if n and np.isfinite(mean) else ""
-
-
-def _seed_cells(df: pd.DataFrame, key: tuple, cal: str) -> pd.DataFrame:
-    """The rows of ``key`` with calibrator ``cal`` at the model's lowest seed."""
-    d = _select(_model_filter(df, key), calibrator=cal)
-    return d[d["seed"] == d["seed"].min()] if len(d) else d
 
 
 def _operating_point(y: np.ndarray, p: np.ndarray, thr: float) -> tuple[float, float, float]:
@@ -173,12 +167,10 @@ def confusion_grid(ctx: "ReportContext", ds: str) -> str:
     """One confusion matrix per selector for the best model (highest mean test AUROC), lowest seed."""
     from ..figures import _plt, _save
 
-    df = ctx.df[ctx.df["dataset"] == ds]
-    best = _best_model(ctx.df, ds)
-    if best is None:
+    found = _best_model_cells(ctx.df, ds)
+    if found is None:
         return ""
-    cal = _reference_calibrator(df)
-    cells = _seed_cells(df, best, cal)
+    best, cal, cells = found
     cells = cells[cells["split"] == "test"]
     selectors = _ordered(cells["threshold"].astype(str))
     mats = []
