@@ -1,7 +1,7 @@
 """Beta calibration."""
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
-from ._netcal import NetcalCalibrator
+from ._netcal import NetcalCalibrator, sigmoid
 
 
 class BetaCalibration(NetcalCalibrator):
@@ -10,15 +10,26 @@ class BetaCalibration(NetcalCalibrator):
     Wraps ``netcal.scaling.BetaCalibration`` (MLE; netcal refits with a negative weight pinned to 0).
     """
 
+    state_fields = {"a": "real", "b": "real", "c": "real"}
+
     def _build(self):
         from netcal.scaling import BetaCalibration as NetcalBeta
 
         return NetcalBeta(method="mle")
 
-    def fitted_params(self):
+    def _read_state(self, model, p, y):
         # netcal's ``weights`` property reads a missing key (KeyError 'bias'); read the fitted sites
-        a, b = self.model._sites["weights"]["values"]
-        return {"a": float(a), "b": float(b), "c": float(self.model._sites["bias"]["values"][0])}
+        a, b = model._sites["weights"]["values"]
+        return {"a": float(a), "b": float(b), "c": float(model._sites["bias"]["values"][0])}
+
+    def _apply(self, state, p):
+        import numpy as np
+
+        # netcal's features: [ln p, -ln(1 - p)], with 1 - p formed before the log as netcal does
+        return sigmoid(state["a"] * np.log(p) + state["b"] * -np.log(1.0 - p) + state["c"])
+
+    def fitted_params(self):
+        return self.state()
 
 
 @hookimpl

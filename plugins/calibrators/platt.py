@@ -1,7 +1,7 @@
 """Platt scaling (logistic calibration)."""
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
-from ._netcal import NetcalCalibrator
+from ._netcal import NetcalCalibrator, logit, sigmoid
 
 
 class PlattScaling(NetcalCalibrator):
@@ -10,13 +10,21 @@ class PlattScaling(NetcalCalibrator):
     Wraps ``netcal.scaling.LogisticCalibration`` (MLE) on the logit of P(positive).
     """
 
+    state_fields = {"slope": "real", "intercept": "real"}
+
     def _build(self):
         from netcal.scaling import LogisticCalibration
 
         return LogisticCalibration(method="mle")
 
+    def _read_state(self, model, p, y):
+        return {"slope": float(model.weights[0]), "intercept": float(model.intercept[0])}
+
+    def _apply(self, state, p):
+        return sigmoid(state["slope"] * logit(p) + state["intercept"])
+
     def fitted_params(self):
-        return {"slope": float(self.model.weights[0]), "intercept": float(self.model.intercept[0])}
+        return self.state()
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """Temperature scaling."""
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
-from ._netcal import NetcalCalibrator, prepare
+from ._netcal import NetcalCalibrator, logit, sigmoid
 
 
 class TemperatureScaling(NetcalCalibrator):
@@ -13,45 +13,41 @@ class TemperatureScaling(NetcalCalibrator):
 
     version = 2  # 2: T constrained to be positive
 
+    #: temperature: T; bounded_refit: True when netcal's multiplier was not positive and T was refitted
+    state_fields = {"temperature": "positive", "bounded_refit": "bool"}
+
     def _build(self):
         from netcal.scaling import TemperatureScaling as NetcalTemperature
 
         return NetcalTemperature(method="mle")
 
-    def fit(self, probs, labels):
+    def _read_state(self, model, p, y):
         import numpy as np
 
-        super().fit(probs, labels)
-        self._own_t = None
-        w = float(self.model.temperature[0])
-        if not (np.isfinite(w) and w > 0):
-            # netcal's MLE weight is unconstrained: on a val split where the model ranks worse than
-            # chance it fits a negative multiplier, which flips every prediction (seen here: a 1-epoch
-            # Breast model's test AUROC went 0.657 -> 0.343). A temperature must be positive, so
-            # refit log T on a bounded interval instead.
-            from scipy.optimize import minimize_scalar
+        w = float(model.temperature[0])
+        if np.isfinite(w) and w > 0:
+            return {"temperature": 1.0 / w, "bounded_refit": False}
+        # netcal's MLE weight is unconstrained: on a val split where the model ranks worse than
+        # chance it fits a negative multiplier, which flips every prediction (seen here: a 1-epoch
+        # Breast model's test AUROC went 0.657 -> 0.343). A temperature must be positive, so
+        # refit log T on a bounded interval instead.
+        from scipy.optimize import minimize_scalar
 
-            z = _logit(prepare(probs))
-            y = np.asarray(labels, dtype=np.float64).reshape(-1)
+        z = _logit(p)
+        y = y.astype(np.float64)
 
-            def nll(log_t):
-                s = z / np.exp(log_t)
-                return float(np.mean(np.logaddexp(0.0, s) - y * s))
+        def nll(log_t):
+            s = z / np.exp(log_t)
+            return float(np.mean(np.logaddexp(0.0, s) - y * s))
 
-            self._own_t = float(np.exp(minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded").x))
-        return self
+        t = float(np.exp(minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded").x))
+        return {"temperature": t, "bounded_refit": True}
 
-    def transform(self, probs):
-        import numpy as np
-
-        if getattr(self, "_own_t", None) is None:
-            return super().transform(probs)
-        return 1.0 / (1.0 + np.exp(-_logit(prepare(probs)) / self._own_t))
+    def _apply(self, state, p):
+        return sigmoid(logit(p) / state["temperature"])
 
     def fitted_params(self):
-        if getattr(self, "_own_t", None) is not None:
-            return {"temperature": self._own_t}
-        return {"temperature": float(1.0 / self.model.temperature[0])}
+        return {"temperature": self.state()["temperature"]}
 
 
 def _logit(p):
