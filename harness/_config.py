@@ -26,6 +26,14 @@ def close_matches(word: str, options: list[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(word, options, n=n, cutoff=0.5)
 
 
+def did_you_mean(word: str, options, available: bool = False) -> str:
+    """``"; did you mean 'x'?"`` (empty when nothing is close), plus ``"; available: ..."`` if asked."""
+    options = [str(o) for o in options]
+    hint = close_matches(str(word), options)
+    out = f"; did you mean {hint[0]!r}?" if hint else ""
+    return out + (f"; available: {', '.join(options) or '(none)'}" if available else "")
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -106,8 +114,7 @@ def from_dict(cls: type, data: Any, field: str = "") -> Any:
     for key, value in data.items():
         sub = f"{field}.{key}" if field else str(key)
         if key not in fields:
-            hint = close_matches(str(key), list(fields))
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            extra = did_you_mean(key, list(fields))
             known = ", ".join(fields) or "(none)"
             raise ConfigError(sub, f"unknown option {key!r}{extra} (options: {known})")
         kwargs[key] = _coerce(value, hints[key], sub)

@@ -1,4 +1,4 @@
-"""The ``bench`` command line: run | validate | ls | leaderboard | plugins."""
+"""The ``bench`` command line: run | validate | ls | leaderboard | plugins | cache."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--cache-dir", help="stage cache (else $BENCH_CACHE_DIR, else OUT/.bench_cache)")
     r.add_argument("--dry-run", action="store_true", help="list every cell as 'cached' or 'to run'; write nothing")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--executor", help="executor plugin (`bench ls executors`; default: local)")
+    r.add_argument("--workers", type=int, help="worker processes for the processes executor")
+    r.add_argument("--retry-failed", action="store_true",
+                   help="recompute stages that failed in an earlier run (failures are cached otherwise)")
 
     v = sub.add_parser("validate", help="check suites (YAML, plugins, options, data root); exit 2 on problems")
     v.add_argument("suites", nargs="+")
@@ -34,7 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--out", default=".")
     lb.add_argument("--data-root")
 
-    sub.add_parser("plugins", help="show loaded plugin packages and what each registered")
+    pl = sub.add_parser("plugins", help="show loaded plugin packages (and broken ones) and what each registered")
+    pl.add_argument("--citations", action="store_true", help="print one reference per shipped method")
+
+    c = sub.add_parser("cache", help="check or clean the stage cache")
+    c.add_argument("action", choices=["verify", "gc"], help="verify: check every entry's digests; "
+                   "gc: remove leftovers of killed runs (and, with --suite, entries no suite references)")
+    c.add_argument("--cache-dir", help="the cache (else $BENCH_CACHE_DIR, else OUT/.bench_cache)")
+    c.add_argument("--out", default=".")
+    c.add_argument("--suite", action="append", default=[],
+                   help="gc: keep only entries these suites reference (repeatable)")
     return p
 
 
@@ -63,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .execute import cache_dir_for, plan, run_suite
+    from .execute import cache_dir_for, get_executor, plan, run_suite
     from .runner import run_id
     from .store import Store
     from .suite import load_suite, resolve_data_root
@@ -72,40 +85,66 @@ def _cmd_run(args) -> int:
     suite = load_suite(args.suite)
     out = Path(args.out)
     cache = cache_dir_for(out, args.cache_dir)
+    executor = get_executor(args.executor, {"workers": args.workers} if args.workers else None)
     if args.dry_run:
         import tempfile
 
-        store = Store(cache) if cache.is_dir() else Store(tempfile.mkdtemp(prefix="bench-dry-"))
-        cells = plan(suite, store)
-        for spec, cached in cells:
-            print(f"{'cached' if cached else 'to run':7s} {run_id(spec)}")
-        n_cached = sum(c for _, c in cells)
-        print(f"{len(cells)} cells: {n_cached} cached, {len(cells) - n_cached} to run")
+        from .runner import plan_tasks
+
+        with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp:
+            store = Store(cache) if cache.is_dir() else Store(tmp)
+            cells = plan(suite, store)
+            for spec, cached in cells:
+                print(f"{'cached' if cached else 'to run':7s} {run_id(spec)}")
+            n_cached = sum(c for _, c in cells)
+            levels = plan_tasks(suite.runs, store, retry_failed=args.retry_failed)
+            counts: dict[str, int] = {}
+            for lvl in levels:
+                for _, stage in lvl:
+                    counts[stage] = counts.get(stage, 0) + 1
+            todo = ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing"
+            print(f"{len(cells)} cells: {n_cached} cached, {len(cells) - n_cached} to run; stages to compute: {todo}")
         return 0
     # Fail fast on missing data, before anything is written or trained.
-    from .stages.data import load_splits
+    from .data import load_splits
 
     for ds in suite.datasets:
         load_splits(ds, root)
     preflight(suite)
-    summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress)
+    summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress,
+                        executor=executor, retry_failed=args.retry_failed)
     print(f"{suite.name}: {summary.total} cells ({summary.cached} were cached, {len(summary.failed)} failed) "
           f"in {summary.seconds:.1f} s")
+    if summary.failed:
+        _print_failures(summary.failed)
     print(f"results: {summary.results_dir}")
     for p in summary.leaderboards:
         print(f"leaderboard: {p}")
     return 1 if summary.failed and len(summary.failed) == summary.total else 0
 
 
+def _print_failures(failed) -> None:
+    from .reporting import md_table
+
+    rows = [[r.spec.labels()["dataset"], r.failed_stage, _run_label(r.spec), r.reason[:160]] for r in failed]
+    print(f"\n{len(failed)} cell(s) failed (rerun with --retry-failed to recompute failed stages):", file=sys.stderr)
+    print(md_table(["dataset", "stage", "cell", "reason"], rows), file=sys.stderr)
+
+
+def _run_label(spec) -> str:
+    from .runner import run_id
+
+    return run_id(spec)
+
+
 def preflight(suite) -> None:
     """Each distinct component's own pre-flight check (weights files and the like)."""
-    from .suite import AXES, ComponentSpec
+    from .suite import ComponentSpec
 
     seen = set()
     for run in suite.runs:
-        for axis in AXES:
-            spec = getattr(run, axis)
-            if isinstance(spec, ComponentSpec) and not spec.is_none and spec not in seen:
+        for _, spec in run.values:
+            if isinstance(spec, ComponentSpec) and spec not in seen:
                 seen.add(spec)
                 spec.build().check()
 
@@ -117,7 +156,7 @@ def _cmd_validate(args) -> int:
     for path in args.suites:
         suite = load_suite(path)
         if root is not None:  # the default root would download; an explicit one must hold the files
-            from .stages.data import load_splits
+            from .data import load_splits
 
             for ds in suite.datasets:
                 load_splits(ds, root)
@@ -158,14 +197,69 @@ def _cmd_leaderboard(args) -> int:
 def _cmd_plugins(args) -> int:
     from .plugins import get_plugin_manager
 
+    if getattr(args, "citations", False):
+        from ._citations import citations
+
+        for kind, name, ref in citations("ssl-methods"):
+            print(f"{name}: {ref}")
+        return 0
     for info in get_plugin_manager().plugins():
+        if info.error:
+            print(f"{info.name}  [{info.distribution} {info.version}, entry point {info.entry_point!r}]  "
+                  f"BROKEN: {info.error}")
+            continue
         reg = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.registered.items()) or "(nothing)"
         print(f"{info.name}  [{info.distribution} {info.version}, entry point {info.entry_point!r}]  {reg}")
     return 0
 
 
+def _cmd_cache(args) -> int:
+    import shutil
+
+    from .execute import cache_dir_for
+    from .store import CorruptEntry, Store
+
+    root = cache_dir_for(Path(args.out), args.cache_dir)
+    if not root.is_dir():
+        raise UserError(f"no stage cache at {root}")
+    store = Store(root)
+    if args.action == "verify":
+        bad = 0
+        n = 0
+        for stage, key in store.entries():
+            n += 1
+            try:
+                store.verify_entry(stage, key)
+            except CorruptEntry as exc:
+                bad += 1
+                print(f"corrupt: {exc}")
+        print(f"{n} entries checked, {bad} corrupt" + (" (a run moves them aside and recomputes them)" if bad else ""))
+        return 1 if bad else 0
+    removed = 0
+    for p in store.debris():
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed += 1
+    for p in sorted(root.glob("*/corrupt/*")):
+        shutil.rmtree(p, ignore_errors=True)
+        removed += 1
+    if args.suite:
+        from .runner import cell_graph
+        from .suite import load_suite
+
+        keep = set()
+        for path in args.suite:
+            for spec in load_suite(path).runs:
+                keep.update((n, v.key) for n, v in cell_graph(spec, store).items())
+        for stage, key in list(store.entries()):
+            if (stage, key) not in keep:
+                shutil.rmtree(store.path(stage, key), ignore_errors=True)
+                removed += 1
+    print(f"removed {removed} item(s) from {root}")
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "ls": _cmd_ls, "leaderboard": _cmd_leaderboard,
-             "plugins": _cmd_plugins}
+             "plugins": _cmd_plugins, "cache": _cmd_cache}
 
 
 if __name__ == "__main__":  # pragma: no cover

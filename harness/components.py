@@ -7,14 +7,17 @@ so that listing plugins stays instant.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
-from ._config import EmptyConfig
+from ._config import EmptyConfig, to_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
     from torch import nn
+
+    from .stage import Entry, StageContext
+    from .suite import RunSpec
 
 
 class Component:
@@ -23,6 +26,9 @@ class Component:
     Config: ClassVar[type] = EmptyConfig
     #: bump when the component's meaning changes: it is part of every cache key that reads it.
     version: ClassVar[int] = 1
+    #: True for the one component of its kind a suite gets when its axis is left out
+    #: (e.g. "no calibration"); the core never names it.
+    default: ClassVar[bool] = False
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
@@ -63,6 +69,11 @@ class Dataset(Component):
         """Return {"train", "val", "test"} splits; raise DataError on missing/corrupt files."""
         raise NotImplementedError
 
+    @classmethod
+    def negative_name(cls) -> str:
+        """The name of the negative class (the labels other than ``positive_label``, joined)."""
+        return " / ".join(v for k, v in sorted(cls.label_names.items()) if k != cls.positive_label)
+
 
 class Encoder(Component):
     """Builds a backbone ``nn.Module`` mapping (B, C, H, W) floats to (B, D) features."""
@@ -83,6 +94,9 @@ class Augmentation(Component):
 class SSLMethod(Component):
     """A self-supervised objective over two augmented views of a batch."""
 
+    #: False for "no pretraining": cells with such a method have no pretrain stage.
+    pretrains: ClassVar[bool] = True
+
     def build(self, backbone: "nn.Module", num_features: int) -> "nn.Module":
         """Return a module whose ``forward(view1, view2)`` gives a scalar loss.
 
@@ -102,9 +116,20 @@ class Calibrator(Component):
     def transform(self, probs: "np.ndarray") -> "np.ndarray":
         raise NotImplementedError
 
+    #: names of the fitted parameters ``fitted_params`` reports (tables may show them)
+    params: ClassVar[tuple[str, ...]] = ()
+
     def fitted_params(self) -> dict[str, float]:
         """Fitted parameters worth reporting (e.g. the temperature)."""
         return {}
+
+    def state(self) -> dict:
+        """The fitted state as JSON-able data (persisted; reloading never unpickles code)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be persisted (no state())")
+
+    def load_state(self, state: dict) -> "Calibrator":
+        """Restore a state from ``state()`` on a freshly built instance; returns self."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be reloaded (no load_state())")
 
 
 class Perturbation(Component):
@@ -125,11 +150,117 @@ class ThresholdSelector(Component):
 class Metric(Component):
     """A scalar metric of positive-class labels and probabilities at a threshold."""
 
-    #: "max" if larger is better, "min" if smaller is better.
-    direction: ClassVar[str] = "max"
+    #: "max" if larger is better, "min" if smaller is better, None if neither (counts).
+    direction: ClassVar[str | None] = "max"
+    #: what the metric measures; reports select metrics by family, never by name.
+    family: ClassVar[str] = "ranking"
+    #: True: evaluation gives a bootstrap CI for it unless the suite's ``eval.ci_metrics`` says otherwise.
+    bootstrap: ClassVar[bool] = False
 
     def __call__(self, labels: "np.ndarray", probs: "np.ndarray", threshold: float) -> float:
         raise NotImplementedError
+
+
+#: the artifact whose JSON list of rows a stage contributes to the results
+ROWS = "rows.json"
+
+
+class Stage(Component):
+    """One step of a cell's graph (see the module docstring). Subclasses set the class attributes."""
+
+    #: stage names read by this stage; those not active in a cell are skipped
+    upstream: ClassVar[tuple[str, ...]] = ()
+    #: matrix axes whose values enter the key
+    reads: ClassVar[tuple[str, ...]] = ()
+    #: the suite's top-level key holding this stage's settings, and their frozen dataclass
+    settings_key: ClassVar[Optional[str]] = None
+    Settings: ClassVar[Optional[type]] = None
+    #: files written into the stage's folder (``rows.json``: result rows; see ``ROWS``)
+    artifacts: ClassVar[tuple[str, ...]] = ()
+    #: artifacts that may be absent (e.g. a figure a stage skips for lack of data)
+    optional_artifacts: ClassVar[tuple[str, ...]] = ()
+    #: artifact -> path inside a run folder (``results/<suite>/runs/<id>/``)
+    exports: ClassVar[dict[str, str]] = {}
+    #: the regimes this stage serves (empty: every regime)
+    regimes: ClassVar[tuple[str, ...]] = ()
+    #: optional stages run only in suites that list them under ``stages:``
+    optional: ClassVar[bool] = False
+    #: what ``load_cell`` takes from this stage: "model", "calibrator", "threshold" or None
+    role: ClassVar[Optional[str]] = None
+    #: a small JSON artifact embedded in the run folder's ``spec.json`` (e.g. the chosen C)
+    info: ClassVar[Optional[str]] = None
+    #: axes that decide whether this stage applies (so they are read by every cell, active or not)
+    selected_by: ClassVar[tuple[str, ...]] = ()
+    #: non-metric quantities this stage writes into result rows (e.g. the chosen threshold)
+    reported: ClassVar[tuple[str, ...]] = ()
+
+    name: str = ""  # set by the graph to the registered name
+
+    def applies(self, spec: "RunSpec") -> bool:
+        """Whether this stage is part of ``spec``'s graph."""
+        if self.optional and self.name not in spec.stages:
+            return False
+        return not self.regimes or spec.regime in self.regimes
+
+    def fields(self, spec: "RunSpec") -> dict:
+        """What the key hashes: the values of ``reads`` and the settings (override to narrow)."""
+        out: dict[str, Any] = {}
+        for axis in self.reads:
+            out[axis] = spec.key_value(axis)
+        if self.settings_key:
+            out["settings"] = to_dict(spec.settings_for(self.settings_key))
+        return out
+
+    def run(self, ctx: "StageContext") -> None:
+        """Compute the stage, writing every declared artifact into ``ctx.out``."""
+        raise NotImplementedError
+
+    def quantities(self) -> tuple[str, ...]:
+        """Names of the non-metric quantities this stage reports (tables may show them)."""
+        return self.reported
+
+    def rows(self, entry: "Entry") -> list[dict]:
+        """Result rows this stage contributes (default: its ``rows.json``, if it declares one)."""
+        if ROWS not in self.artifacts:
+            return []
+        return entry.json(ROWS)
+
+
+class Report(Component):
+    """A leaderboard section: tables and figures built from a suite's saved results.
+
+    ``build(ctx)`` returns ``{dataset label or "comparison": markdown}`` and writes its figures
+    under ``ctx.fig_dir``. Reports read results; they train nothing.
+    """
+
+    #: True: runs for every suite; False: only when a suite lists it under ``leaderboard.reports``
+    always: ClassVar[bool] = False
+    #: False for reports that also make sense before any result exists (e.g. the data sheet)
+    needs_results: ClassVar[bool] = True
+
+    def build(self, ctx: Any) -> dict[str, str]:
+        raise NotImplementedError
+
+
+class Executor(Component):
+    """Runs tasks: ``map(fn, items)`` yields ``fn(item)`` for every item, in any order.
+
+    ``fn`` is a module-level function and every item pickles (a stage task: a RunSpec, a stage name
+    and paths), so an executor may send them to other processes or machines. The runner calls
+    ``map`` once per level of the stage graph, so every upstream stage is finished (and cached)
+    before the tasks that read it start; the stage cache's locks keep two workers from computing the
+    same entry. ``close()`` releases workers.
+    """
+
+    def map(self, fn, items):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release processes or connections."""
+
+
+#: metric families (``Metric.family``)
+FAMILIES = ("ranking", "threshold", "calibration", "count")
 
 
 KINDS: dict[str, type] = {
@@ -141,4 +272,7 @@ KINDS: dict[str, type] = {
     "perturbations": Perturbation,
     "threshold-selectors": ThresholdSelector,
     "metrics": Metric,
+    "stages": Stage,
+    "reports": Report,
+    "executors": Executor,
 }

@@ -1,29 +1,17 @@
-"""Execute a suite: order cells, run each through an executor, write results, figures, leaderboards."""
+"""Execute a suite: plan stage tasks, run them through an executor, write results and leaderboards."""
 from __future__ import annotations
 
-import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
-from .runner import CellResult, is_cached, order_cells, run_cell, write_run_dir
+from .runner import (CellResult, Options, StageTask, TaskResult, is_cached, plan_tasks, run_cell, stage_task,
+                     write_run_dir)
 from .store import Store, atomic_write_bytes, atomic_write_json, atomic_write_text
 from .suite import RunSpec, Suite
-
-
-class LocalExecutor:
-    """Runs cells one after another in this process.
-
-    A distributed executor (e.g. Ray) implements the same ``map``: every cell is a pure function of
-    its RunSpec, the data files and the stage cache, so it can run anywhere that sees the cache.
-    """
-
-    def map(self, fn: Callable[[RunSpec], CellResult], cells: Iterable[RunSpec]) -> Iterator[CellResult]:
-        for cell in cells:
-            yield fn(cell)
 
 
 @dataclass
@@ -34,6 +22,7 @@ class RunSummary:
     seconds: float = 0.0
     results_dir: Path | None = None
     leaderboards: list[Path] = field(default_factory=list)
+    tasks: int = 0
 
 
 def cache_dir_for(out: Path, cache_dir: str | None) -> Path:
@@ -43,48 +32,107 @@ def cache_dir_for(out: Path, cache_dir: str | None) -> Path:
 
 
 def plan(suite: Suite, store: Store) -> list[tuple[RunSpec, bool]]:
-    """Every cell in execution order, with whether its final stage is cached."""
-    return [(r, is_cached(r, store)) for r in order_cells(suite.runs)]
+    """Every cell in suite order, with whether all its result stages are cached."""
+    return [(r, is_cached(r, store)) for r in suite.runs]
+
+
+def get_executor(name: str | None, options: dict | None = None):
+    """The executor plugin ``name`` (default: the registered default one), built with ``options``."""
+    from ._config import ConfigError, from_dict
+    from .errors import UserError
+    from .plugins import get_registry
+    from .registry import UnknownComponentError
+
+    reg = get_registry("executors")
+    if name is None:
+        defaults = [n for n in reg.names() if reg.get(n).default]
+        if not defaults:
+            raise UserError("no executor is registered")
+        name = defaults[0]
+    try:
+        cls = reg.get(name)
+    except UnknownComponentError as exc:
+        raise UserError(f"--executor: {exc}") from None
+    try:
+        return cls(from_dict(cls.Config, options or {}, ""))
+    except ConfigError as exc:
+        raise UserError(f"executor {name}: {exc}") from None
 
 
 def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, progress: bool = True,
-              executor=None) -> RunSummary:
+              executor=None, retry_failed: bool = False, device: str = "cpu") -> RunSummary:
+    """Run every cell of ``suite``: shared upstream stages first (once each), then each cell's results."""
     from tqdm.auto import tqdm
 
     t0 = time.time()
-    executor = executor or LocalExecutor()
+    executor = executor or get_executor(None)
     cells = plan(suite, store)
     results_dir = Path(out) / "results" / suite.name
     runs_dir = results_dir / "runs"
     summary = RunSummary(total=len(cells), cached=sum(c for _, c in cells), results_dir=results_dir)
+    options = Options(data_root=data_root, progress=False, retry_failed=retry_failed, device=device)
+    levels = plan_tasks(suite.runs, store, retry_failed=retry_failed)
+    n_tasks = sum(len(lvl) for lvl in levels)
+    summary.tasks = n_tasks
+    bar = tqdm(total=n_tasks, desc=f"{suite.name} stages", unit="stage", disable=not progress or not n_tasks,
+               dynamic_ncols=True)
+    failed_tasks = 0
+    try:
+        for level in levels:
+            tasks = [StageTask(spec, stage, str(store.root), options) for spec, stage in level]
+            for res in executor.map(stage_task, tasks):
+                res: TaskResult
+                bar.update(1)
+                failed_tasks += not res.ok
+                bar.set_postfix_str(f"{res.stage} ({res.seconds:.0f} s)" + (f", {failed_tasks} failed" if failed_tasks else ""))
+                for e in res.events:
+                    bar.write(e)
+                if not res.ok:
+                    bar.write(f"stage failed: {res.reason}")
+    finally:
+        bar.close()
+        executor.close()
+
     rows: list[dict] = []
     failures: list[dict] = []
-    bar = tqdm(total=len(cells), desc=f"{suite.name}", unit="cell", disable=not progress, dynamic_ncols=True)
-    for res in executor.map(lambda s: run_cell(s, store, data_root, progress), [c for c, _ in cells]):
-        bar.update(1)
-        bar.set_postfix_str(f"{res.spec.labels()['dataset']} {res.spec.regime} f={res.spec.fraction:g}"
-                            + (" FAILED" if res.status != "ok" else ""))
+    cell_options = Options(data_root=data_root, progress=progress, retry_failed=False, device=device)
+    for spec, _ in cells:
+        res = run_cell(spec, store, cell_options)
         if res.status != "ok":
             summary.failed.append(res)
-            failures.append({**res.spec.labels(), "reason": res.reason})
-            bar.write(f"cell failed: {res.spec.labels()}: {res.reason}")
+            failures.append({**spec.labels(), "stage": res.failed_stage, "reason": res.reason})
             continue
-        d = write_run_dir(res, store, runs_dir, data_root)
+        d = write_run_dir(res, store, runs_dir, cell_options)
         rows += [{**r, "run_id": d.name} for r in res.rows]
-    bar.close()
+    for e in store.events:
+        print(e, file=sys.stderr)
     df = pd.DataFrame(rows)
     fdf = pd.DataFrame(failures)
     write_results(results_dir, df, fdf)
-    summary.leaderboards = build_leaderboards(suite, out, data_root, df, fdf, store)
+    prune_runs(runs_dir, set(df["run_id"]) if len(df) else set())
+    summary.leaderboards = build_leaderboards(suite, out, data_root, df, fdf)
     summary.seconds = time.time() - t0
     atomic_write_json(results_dir / "run_summary.json",
                       {"cells": summary.total, "cached_before": summary.cached, "failed": len(summary.failed),
-                       "seconds": summary.seconds})
+                       "stage_tasks": n_tasks, "seconds": summary.seconds})
     return summary
 
 
+def prune_runs(runs_dir: Path, keep: set[str]) -> list[Path]:
+    """Remove run folders that no cell of the current suite wrote (left by earlier suite versions)."""
+    import shutil
+
+    removed = []
+    if runs_dir.is_dir():
+        for d in runs_dir.iterdir():
+            if d.is_dir() and d.name not in keep and (d / "spec.json").is_file():
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+    return removed
+
+
 def write_results(results_dir: Path, df: pd.DataFrame, failures: pd.DataFrame) -> None:
-    """Tidy rows as CSV and Parquet (one row per run x split x metric)."""
+    """Tidy rows as CSV and Parquet (one row per run x split x metric x calibrated x stat)."""
     import io
 
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -101,88 +149,36 @@ def load_results(out: Path, suite: Suite) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = Path(out) / "results" / suite.name
     if not (d / "results.parquet").is_file():
         raise UserError(f"no results for suite {suite.name!r} under {d}; run `bench run {suite.path}` first")
-    df = pd.read_parquet(d / "results.parquet")
+    try:
+        df = pd.read_parquet(d / "results.parquet")
+    except Exception as exc:  # noqa: BLE001 - a damaged results file: say which and how to fix it
+        raise UserError(f"{d / 'results.parquet'}: cannot read it ({exc}); rerun `bench run {suite.path}` "
+                        f"(cached stages make that quick)") from None
     f = d / "failures.csv"
     fdf = pd.read_csv(f) if f.is_file() and f.stat().st_size > len("reason\n") else pd.DataFrame()
     return df, fdf
 
 
-def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.DataFrame, fdf: pd.DataFrame,
-                       store: Store | None = None) -> list[Path]:
-    from . import figures
+def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.DataFrame,
+                       fdf: pd.DataFrame) -> list[Path]:
+    """Per-dataset and comparison markdown, with the sections of every report that applies."""
     from .leaderboard import write_leaderboards
-    from .stages.data import load_splits
+    from .plugins import get_registry
+    from .reporting import ReportContext
 
     lb_dir = Path(out) / "leaderboards" / suite.name
-    fig_dir = lb_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    for ds in suite.datasets:
-        cls = ds.build()
-        try:
-            splits = load_splits(ds, data_root)
-        except Exception:  # the EDA sheet is optional when the data is not here
-            continue
-        figures.eda_sheet(ds.label(), splits, cls.label_names, cls.positive_label, fig_dir / f"eda_{ds.label()}.png")
+    (lb_dir / "figures").mkdir(parents=True, exist_ok=True)
+    reg = get_registry("reports")
+    names = [n for n in reg.names() if reg.get(n).always or n in {r.name for r in suite.reports}]
     sections: dict[str, list[str]] = {}
-    if len(df):
-        _label_efficiency_figures(suite, df, fig_dir)
-        _ssl_loss_figure(suite, Path(out) / "results" / suite.name / "runs", fig_dir, set(df["run_id"]))
-        if suite.reports:
-            from .reports import REPORTS, ReportContext
-
-            by_label = {d.label(): d for d in suite.datasets}
-            ctx = ReportContext(suite=suite, df=df, runs_dir=Path(out) / "results" / suite.name / "runs",
-                                out_dir=lb_dir, load_split=lambda ds, s: load_splits(by_label[ds], data_root)[s])
-            for name in suite.reports:
-                for key, md in REPORTS[name](ctx).items():
-                    sections.setdefault(key, []).append(md)
+    ctx = ReportContext(suite=suite, df=df, runs_dir=Path(out) / "results" / suite.name / "runs", out_dir=lb_dir,
+                        data_root=data_root)
+    by_name = {r.name: r for r in suite.reports}
+    for name in names:
+        spec = by_name.get(name)
+        report = spec.build() if spec is not None else reg.get(name)()
+        if report.needs_results and not len(df):
+            continue
+        for key, md in report.build(ctx).items():
+            sections.setdefault(key, []).append(md)
     return write_leaderboards(suite, df, lb_dir, fdf, sections)
-
-
-def _series_axes(df: pd.DataFrame) -> list[str]:
-    from .suite import AXES
-
-    from .leaderboard import drop_dependent
-
-    axes = [a for a in AXES if a in df and a not in ("seed", "dataset", "fraction") and df[a].nunique() > 1]
-    return drop_dependent(df, axes)
-
-
-def _label_efficiency_figures(suite: Suite, df: pd.DataFrame, fig_dir: Path) -> None:
-    from . import figures
-
-    if "fraction" not in df or df["fraction"].nunique() < 2:
-        return
-    metric = "auroc"
-    d = df[(df["split"] == "test") & (df["metric"] == metric)]
-    series_axes = _series_axes(d)
-    curves: dict = {}
-    for ds, dd in d.groupby("dataset", sort=False):
-        curves[ds] = {}
-        groups = dd.groupby(series_axes, sort=False) if series_axes else [("all", dd)]
-        for key, g in groups:
-            key = key if isinstance(key, tuple) else (key,)
-            label = " / ".join(str(k) for k in key)
-            agg = g.groupby("fraction")["value"].agg(["mean", "std"]).reset_index().sort_values("fraction")
-            if len(agg) < 2:
-                continue
-            curves[ds][label] = (agg["fraction"].values, agg["mean"].values, agg["std"].fillna(0).values)
-        figures.label_efficiency({ds: curves[ds]}, fig_dir / f"label_efficiency_{ds}.png",
-                                 title=f"{suite.name}: test {metric} vs labeled fraction ({ds})", metric=metric)
-    if len(curves) > 1:
-        figures.label_efficiency(curves, fig_dir / "comparison_label_efficiency.png",
-                                 title=f"{suite.name}: test {metric} vs labeled fraction, side by side", metric=metric)
-
-
-def _ssl_loss_figure(suite: Suite, runs_dir: Path, fig_dir: Path, run_ids: set) -> None:
-    """One SSL loss-curve panel per dataset, one line per pretrained encoder of this suite's runs."""
-    from . import figures
-
-    curves: dict = {}
-    for spec_file in sorted(runs_dir.glob("*/ssl_loss.json")):
-        if spec_file.parent.name not in run_ids:
-            continue  # a folder left by an earlier version of the suite
-        info = json.loads(spec_file.read_text())
-        curves.setdefault(info["dataset"], {})[info["label"]] = info["epoch_loss"]
-    if curves:
-        figures.loss_curves(curves, fig_dir / "comparison_ssl_loss.png", title=f"{suite.name}: SSL loss per epoch")

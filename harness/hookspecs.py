@@ -1,4 +1,9 @@
-"""Hook specifications: one per component kind. Each hook receives ``register(name, cls)``."""
+"""Hook specifications: one per component kind. Each hook receives ``register(name, cls)``.
+
+The core owns names: ``register`` checks the base class, rejects duplicates and non lower_snake
+names. Base classes and their contracts (including the Executor protocol) are in
+``harness.components``.
+"""
 import pluggy
 
 hookspec = pluggy.HookspecMarker("bench")
@@ -43,3 +48,18 @@ def register_threshold_selectors(register):
 @hookspec
 def register_metrics(register):
     """Register Metric subclasses by name."""
+
+
+@hookspec
+def register_stages(register):
+    """Register Stage subclasses by name (a stage joins every cell it ``applies`` to)."""
+
+
+@hookspec
+def register_reports(register):
+    """Register Report subclasses by name."""
+
+
+@hookspec
+def register_executors(register):
+    """Register Executor subclasses by name (``bench run --executor NAME``)."""

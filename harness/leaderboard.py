@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plugins import get_registry
+from .axes import AXIS_NAMES, REPLICATE_AXES
+from .reporting import direction, fmt, md_table, positive_description, pv, short_name
 from .store import atomic_write_text
-from .suite import AXES, LeaderboardTable, Suite
+from .suite import GAP, LeaderboardTable, MetricColumn, Suite
 
-NON_CONFIG = ("seed", "dataset")
+NON_CONFIG = (*REPLICATE_AXES, "dataset")
 
 
 def git_commit(cwd: str | Path = ".") -> str:
@@ -24,15 +25,6 @@ def git_commit(cwd: str | Path = ".") -> str:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def direction(metric: str) -> str | None:
-    """'max', 'min' or None (no 'best' for CIs, thresholds and gaps)."""
-    if metric.endswith(("_ci_low", "_ci_high", "_gap")) or metric in ("threshold", "best_epoch", "train_seconds"):
-        return None
-    base = metric[: -len("_uncal")] if metric.endswith("_uncal") else metric
-    reg = get_registry("metrics")
-    return reg.get(base).direction if base in reg else None
 
 
 def header(suite: Suite, title: str) -> str:
@@ -49,7 +41,7 @@ def _config_axes(df: pd.DataFrame, table: LeaderboardTable) -> list[str]:
     An added axis that the others already determine (e.g. ``ssl_augmentation`` given dataset and
     ssl) is left out: it would only repeat information.
     """
-    varying = [a for a in AXES if a in df and a not in NON_CONFIG and a != table.pivot and df[a].nunique() > 1]
+    varying = [a for a in AXIS_NAMES if a in df and a not in NON_CONFIG and a != table.pivot and df[a].nunique() > 1]
     axes = list(table.rows) + [a for a in varying if a not in table.rows]
     return drop_dependent(df, axes, keep=table.rows)
 
@@ -66,35 +58,58 @@ def drop_dependent(df: pd.DataFrame, axes: list[str], keep=()) -> list[str]:
     return axes
 
 
+def column_rows(df: pd.DataFrame, col: MetricColumn, split: str) -> pd.DataFrame:
+    """The rows one table column shows (for ``split: gap``, test minus val per run)."""
+    d = df[(df["metric"] == col.metric) & (df["stat"] == col.stat) & (df["condition"] == "clean")]
+    d = d[d["calibrated"].astype(bool) == col.calibrated]
+    if col.split != GAP:
+        return d[d["split"] == (col.split or split)]
+    ids = [c for c in d.columns if c not in ("split", "value", "family")]
+    val = d[d["split"] == "val"].set_index(ids)["value"]
+    test = d[d["split"] == "test"].set_index(ids)["value"]
+    gap = (test - val.reindex(test.index)).rename("value").reset_index()
+    gap["split"] = GAP
+    return gap
+
+
 def summarize(df: pd.DataFrame, table: LeaderboardTable) -> pd.DataFrame:
-    """mean, std and n over seeds for each (dataset, config, metric[, pivot])."""
-    d = df[(df["split"] == table.split) & (df["metric"].isin(table.metrics))]
+    """mean, std and n over seeds for each (dataset, config[, pivot], column)."""
+    parts = []
+    for col in table.metrics:
+        d = column_rows(df, col, table.split).copy()
+        d["column"] = col.header()
+        d["metric"] = col.metric
+        parts.append(d)
+    d = pd.concat(parts, ignore_index=True) if parts else df.iloc[0:0].assign(column="")
     for axis, value in table.where:
-        col = d[axis]
-        if pd.api.types.is_numeric_dtype(col) and isinstance(value, (int, float)):
-            d = d[np.isclose(col.astype(float), float(value))]
+        c = d[axis]
+        if pd.api.types.is_numeric_dtype(c) and isinstance(value, (int, float)):
+            d = d[np.isclose(c.astype(float), float(value))]
         else:
-            d = d[col.astype(str) == str(value)]
-    keys = ["dataset"] + _config_axes(df, table) + ([table.pivot] if table.pivot else []) + ["metric"]
+            d = d[c.astype(str) == str(value)]
+    keys = ["dataset"] + _config_axes(df, table) + ([table.pivot] if table.pivot else []) + ["column", "metric"]
     g = d.groupby(keys, sort=False, dropna=False)["value"]
     out = g.agg(mean="mean", std="std", n="count")  # pandas skips NaN in all three alike (std: ddof=1)
     return out.reset_index()
 
 
 def _fmt(mean: float, std: float, n: int, bold: bool = False) -> str:
-    if not np.isfinite(mean):
-        return "n/a"
-    s = f"{mean:.3f}" + (f" ± {std:.3f}" if np.isfinite(std) else "")
-    return f"**{s}**" if bold else s
+    return fmt(mean, std, bold)
 
 
-def _best(s: pd.DataFrame, metric: str) -> set:
-    d = direction(metric)
-    sub = s[s["metric"] == metric]
+def _best(s: pd.DataFrame, col: MetricColumn) -> set:
+    """Index labels of the best rows for one column (none for gaps, CIs and quantities)."""
+    d = direction(col.metric) if col.split != GAP and col.stat == "value" else None
+    sub = s[s["column"] == col.header()]
     if d is None or sub["mean"].dropna().empty:
         return set()
     target = sub["mean"].max() if d == "max" else sub["mean"].min()
     return set(sub.index[np.isclose(sub["mean"], target)])
+
+
+def _arrow(col: MetricColumn) -> str:
+    d = direction(col.metric) if col.split != GAP and col.stat == "value" else None
+    return {"max": " ↑", "min": " ↓"}.get(d or "", "")
 
 
 def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]) -> str:
@@ -102,22 +117,21 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
     lines = []
     if table.pivot is None:
         wide_rows = []
-        best = {m: _best(s, m) for m in table.metrics}
+        best = {m.header(): _best(s, m) for m in table.metrics}
         for cfg, grp in s.groupby(cfg_axes, sort=False, dropna=False):
             cfg = cfg if isinstance(cfg, tuple) else (cfg,)
             cells = []
             for m in table.metrics:
-                r = grp[grp["metric"] == m]
-                cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0], r.index[0] in best[m])
+                r = grp[grp["column"] == m.header()]
+                cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0], r.index[0] in best[m.header()])
                              if len(r) else "")
             n = int(grp["n"].max())
-            wide_rows.append(list(map(str, cfg)) + cells + [str(n)])
-        head = cfg_axes + [f"{m} {'↑' if direction(m) == 'max' else '↓' if direction(m) == 'min' else ''}".strip()
-                           for m in table.metrics] + ["n"]
+            wide_rows.append([pv(c) for c in cfg] + cells + [str(n)])
+        head = cfg_axes + [m.header() + _arrow(m) for m in table.metrics] + ["n"]
         lines += _md(head, wide_rows)
     else:
         for m in table.metrics:
-            sm = s[s["metric"] == m]
+            sm = s[s["column"] == m.header()]
             if sm.empty:
                 continue
             best = set().union(*[_best(g, m) for _, g in sm.groupby(table.pivot, sort=False)])  # per column
@@ -126,8 +140,8 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
                 pivots = sorted(pivots)
             except TypeError:
                 pass
-            arrow = {"max": " (higher is better)", "min": " (lower is better)"}.get(direction(m) or "", "")
-            lines.append(f"\n**{m}**{arrow}, mean ± std over seeds (n per cell in the last column)\n")
+            arrow = {" ↑": " (higher is better)", " ↓": " (lower is better)"}.get(_arrow(m), "")
+            lines.append(f"\n**{m.header()}**{arrow}, mean ± std over seeds (n per cell in the last column)\n")
             rows = []
             for cfg, grp in sm.groupby(cfg_axes, sort=False, dropna=False):
                 cfg = cfg if isinstance(cfg, tuple) else (cfg,)
@@ -136,19 +150,17 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
                     r = grp[grp[table.pivot] == p]
                     cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0], r.index[0] in best)
                                  if len(r) else "")
-                rows.append(list(map(str, cfg)) + cells + [str(int(grp["n"].max()))])
+                rows.append([pv(c) for c in cfg] + cells + [str(int(grp["n"].max()))])
             lines += _md(cfg_axes + [f"{table.pivot}={_pv(p)}" for p in pivots] + ["n"], rows)
     return "\n".join(lines)
 
 
 def _pv(p) -> str:
-    return f"{p:g}" if isinstance(p, float) else str(p)
+    return pv(p)
 
 
 def _md(head: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
+    return md_table(head, rows).split("\n")
 
 
 def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: pd.DataFrame | None = None,
@@ -175,10 +187,6 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
                 parts.append(f"Split: {table.split}.\n")
             parts.append(table_markdown(sd, table, _config_axes(df, table)) + "\n")
         parts += (sections or {}).get(ds, [])
-        fig_dir = out_dir / "figures"
-        for prefix in ("label_efficiency", "eda"):
-            if (fig_dir / f"{prefix}_{ds}.png").is_file():
-                parts.append(f"\n![{prefix}](figures/{prefix}_{ds}.png)\n")
         p = out_dir / f"{ds}.md"
         atomic_write_text(p, "\n".join(parts))
         written.append(p)
@@ -194,15 +202,12 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
             cells = []
             for m in table.metrics:
                 for ds in datasets:
-                    r = grp[(grp["metric"] == m) & (grp["dataset"] == ds)]
+                    r = grp[(grp["column"] == m.header()) & (grp["dataset"] == ds)]
                     cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0]) if len(r) else "")
             rows.append([_pv(c) for c in cfg] + cells)
-        head = cfg_axes + [f"{m} [{_short(ds)}]" for m in table.metrics for ds in datasets]
+        head = cfg_axes + [f"{m.header()} [{_short(ds)}]" for m in table.metrics for ds in datasets]
         parts.append("\n".join(_md(head, rows)) + "\n")
     parts += (sections or {}).get("comparison", [])
-    fig_dir = out_dir / "figures"
-    for extra in sorted(fig_dir.glob("comparison_*.png")) if fig_dir.is_dir() else []:
-        parts.append(f"\n![{extra.stem}](figures/{extra.name})\n")
     p = out_dir / "comparison.md"
     atomic_write_text(p, "\n".join(parts))
     written.append(p)
@@ -210,15 +215,8 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
 
 
 def _short(ds: str) -> str:
-    reg = get_registry("datasets")
-    name = ds.split("(")[0]
-    return (reg.get(name).short_name or ds) if name in reg else ds
+    return short_name(ds)
 
 
 def _positive(ds: str) -> str:
-    reg = get_registry("datasets")
-    name = ds.split("(")[0]
-    if name in reg:
-        cls = reg.get(name)
-        return f"{cls.positive_name} (label {cls.positive_label})"
-    return "?"
+    return positive_description(ds)

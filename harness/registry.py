@@ -34,7 +34,8 @@ class Registry(Generic[T]):
         self._entries: dict[str, type] = {}
         self._owner: dict[str, str] = {}
 
-    def register(self, name: str, cls: type, plugin: str = "?") -> None:
+    def check(self, name: str, cls: type, plugin: str = "?") -> None:
+        """Raise RegistryError if ``register`` would refuse this entry."""
         if not isinstance(name, str) or not _NAME.match(name):
             raise RegistryError(f"{plugin}: {self.kind} name {name!r} must be lower_snake_case")
         if not (isinstance(cls, type) and issubclass(cls, self.base)):
@@ -42,6 +43,9 @@ class Registry(Generic[T]):
         if name in self._entries:
             raise RegistryError(f"duplicate {self.kind} name {name!r}: registered by "
                                 f"{self._owner[name]} and again by {plugin}")
+
+    def register(self, name: str, cls: type, plugin: str = "?") -> None:
+        self.check(name, cls, plugin)
         self._entries[name] = cls
         self._owner[name] = plugin
 

@@ -1,22 +1,30 @@
-"""Run cells: each is a pure function of its RunSpec, the data files and the stage cache."""
+"""Walk a cell's stage graph: keys, cached entries, computing, failures, run folders.
+
+The runner knows no stage by name. A cell's graph is every registered stage that applies to it, in
+dependency order (``harness.plugins.stage_graph``); a stage's key hashes the fields it declares,
+its active upstream keys, its version and the core's code version. Everything a task carries
+(``StageTask``) pickles, so executors may run it in another process or on another machine that
+sees the same cache.
+"""
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
-import numpy as np
-
-from ._config import to_dict
-from .plugins import get_registry
-from .store import Store, atomic_write_json, atomic_write_text, stable_hash
+from .errors import StageFailed, UserError
+from .plugins import get_registry, stage_graph
+from .stage import ROWS, Entry, StageContext
+from .store import CorruptEntry, Store, atomic_write_json, stable_hash
 from .suite import RunSpec
 
-#: stage versions: bump one to invalidate that stage and everything downstream
-STAGE_VERSIONS = {"pretrain": 1, "features": 1, "train": 1, "probe": 1, "calibrate": 1, "evaluate": 1}
+#: OS errors that say "the machine", not "this stage": never cached as a stage failure
+_ENVIRONMENT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def versions() -> dict[str, str]:
@@ -33,51 +41,124 @@ def versions() -> dict[str, str]:
     return out
 
 
-@dataclass
-class StageKeys:
-    pretrain: str | None = None
-    features: str | None = None
-    model: str = ""
-    model_stage: str = ""
-    calibrate: str = ""
-    evaluate: str = ""
+@dataclass(frozen=True)
+class Node:
+    """One stage of one cell: its key and the active upstream stages it reads."""
+
+    stage: str
+    key: str
+    upstream: tuple[str, ...]
 
 
-def stage_keys(spec: RunSpec, store: Store) -> StageKeys:
-    """Cache keys of every stage of ``spec``: each hashes only the fields that stage reads."""
-    k = StageKeys()
-    data = spec.dataset.to_json()
-    enc = spec.encoder.to_json()
-    identity = spec.encoder.build().cache_identity()
-    if identity:  # e.g. the hash of a local weights file: a new file must not reuse old results
-        enc = {**enc, "identity": identity}
-    up: tuple[str, ...] = ()
-    if not spec.ssl.is_none:
-        k.pretrain = store.key("pretrain", {"dataset": data, "encoder": enc, "ssl": spec.ssl.to_json(),
-                                            "augmentation": spec.ssl_augmentation.to_json(),
-                                            "settings": to_dict(spec.pretrain)}, (), STAGE_VERSIONS["pretrain"])
-        up = (k.pretrain,)
-    if spec.regime == "probe":
-        k.features = store.key("features", {"dataset": data, "encoder": enc}, up, STAGE_VERSIONS["features"])
-        k.model_stage = "probe"
-        k.model = store.key("probe", {"fraction": spec.fraction, "seed": spec.seed, "settings": to_dict(spec.probe)},
-                            (k.features,), STAGE_VERSIONS["probe"])
-    else:
-        k.model_stage = "train"
-        k.model = store.key("train", {"dataset": data, "encoder": enc, "regime": spec.regime,
-                                      "augmentation": spec.augmentation.to_json(), "fraction": spec.fraction,
-                                      "seed": spec.seed, "settings": to_dict(spec.train)}, up, STAGE_VERSIONS["train"])
-    k.calibrate = store.key("calibrate", {"calibrator": spec.calibrator.to_json()}, (k.model,),
-                            STAGE_VERSIONS["calibrate"])
-    metrics = get_registry("metrics")
-    mversions = {n: metrics.get(n).version for n in metrics.names()}
-    k.evaluate = store.key("evaluate", {"threshold": spec.threshold.to_json(), "eval": to_dict(spec.eval),
-                                        "metrics": mversions}, (k.calibrate,), STAGE_VERSIONS["evaluate"])
-    return k
+def cell_graph(spec: RunSpec, store: Store) -> dict[str, Node]:
+    """The stages that apply to ``spec``, upstream first, with their cache keys."""
+    nodes: dict[str, Node] = {}
+    for st in stage_graph():
+        if not st.applies(spec):
+            continue
+        ups = tuple(u for u in st.upstream if u in nodes)
+        key = store.key(st.name, st.fields(spec), tuple(nodes[u].key for u in ups), st.version)
+        nodes[st.name] = Node(st.name, key, ups)
+    return nodes
+
+
+def result_stages(nodes: dict[str, Node]) -> list[str]:
+    """Stages whose entries a cell needs: the sinks, and every stage that contributes rows."""
+    stages = get_registry("stages")
+    feeds = {u for n in nodes.values() for u in n.upstream}
+    return [n for n in nodes if n not in feeds or ROWS in stages.get(n).artifacts]
 
 
 def is_cached(spec: RunSpec, store: Store) -> bool:
-    return store.has("evaluate", stage_keys(spec, store).evaluate)
+    nodes = cell_graph(spec, store)
+    return all(store.has(n, nodes[n].key) for n in result_stages(nodes))
+
+
+class StageError(Exception):
+    """A stage of the cell failed (now, or in an earlier run: failures are cached)."""
+
+    def __init__(self, stage: str, reason: str):
+        super().__init__(f"{stage}: {reason}")
+        self.stage, self.reason = stage, reason
+
+
+@dataclass(frozen=True)
+class Options:
+    """How stages run (pickles with every task)."""
+
+    data_root: Optional[str] = None
+    progress: bool = False
+    retry_failed: bool = False
+    device: str = "cpu"
+
+
+class Walker:
+    """Ensures stage entries for cells: load if cached and intact, else compute (holding its lock)."""
+
+    def __init__(self, store: Store, options: Options):
+        self.store, self.options = store, options
+        self.computed: list[str] = []
+        self._stages = get_registry("stages")
+
+    def ensure(self, spec: RunSpec, nodes: dict[str, Node], name: str, _attempt: int = 0) -> Entry:
+        node = nodes[name]
+        store = self.store
+        if store.has(name, node.key):
+            return Entry(store, name, node.key, store.path(name, node.key))
+        reason = store.failed(name, node.key)
+        if reason is not None and not self.options.retry_failed:
+            raise StageError(name, reason)
+        with store.lock(name, node.key):
+            if store.has(name, node.key):  # another run or worker finished it while we waited
+                return Entry(store, name, node.key, store.path(name, node.key))
+            if reason is not None:
+                store.clear_failed(name, node.key)
+            inputs = {u: self.ensure(spec, nodes, u) for u in node.upstream}
+            st = self._stages.get(name)()
+            st.name = name
+            try:
+                store.compute(name, node.key, lambda out: st.run(StageContext(
+                    spec=spec, stage=name, out=out, inputs=inputs, data_root=self.options.data_root,
+                    progress=self.options.progress, device=self.options.device)),
+                    st.artifacts, st.optional_artifacts)
+            except CorruptEntry as exc:  # an upstream artifact failed its check when read
+                store.quarantine(exc.stage, exc.key, exc.reason)
+                if _attempt >= 2:
+                    raise
+            except (StageError, UserError, KeyboardInterrupt, SystemExit):
+                raise
+            except OSError as exc:
+                if exc.errno in _ENVIRONMENT:
+                    raise
+                self._fail(name, node.key, exc)
+            except Exception as exc:  # noqa: BLE001 - any error inside a stage fails that stage only
+                self._fail(name, node.key, exc)
+            else:
+                self.computed.append(name)
+                return Entry(store, name, node.key, store.path(name, node.key))
+        return self.ensure(spec, nodes, name, _attempt + 1)
+
+    def _fail(self, stage: str, key: str, exc: BaseException):
+        reason = str(exc) if isinstance(exc, StageFailed) else f"{type(exc).__name__}: {exc}"
+        self.store.mark_failed(stage, key, reason, traceback.format_exc())
+        raise StageError(stage, reason) from exc
+
+    def rows(self, spec: RunSpec, nodes: dict[str, Node]) -> list[dict]:
+        """Every result row of the cell (computing whatever is missing)."""
+        labels = spec.labels()
+        out = []
+        for name in result_stages(nodes):
+            for attempt in range(3):
+                entry = self.ensure(spec, nodes, name)
+                try:
+                    stage_rows = self._stages.get(name)().rows(entry)
+                    break
+                except CorruptEntry as exc:
+                    self.store.quarantine(exc.stage, exc.key, exc.reason)
+                    if attempt == 2:
+                        raise
+            out += [{**labels, **r} for r in stage_rows]
+        return out
 
 
 @dataclass
@@ -86,230 +167,163 @@ class CellResult:
     status: str  # "ok" | "failed"
     rows: list[dict] = field(default_factory=list)
     reason: str = ""
-    keys: StageKeys | None = None
+    failed_stage: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     computed: list[str] = field(default_factory=list)
 
 
-def _labels(spec: RunSpec, splits) -> dict[str, np.ndarray]:
-    from .stages.data import positive_labels
-
-    pos = get_registry("datasets").get(spec.dataset.name).positive_label
-    return {s: positive_labels(splits[s].labels, pos) for s in ("train", "val", "test")}
-
-
-def run_cell(spec: RunSpec, store: Store, data_root: str | None, progress: bool = True) -> CellResult:
-    """Compute (or load) every stage of one cell and return its tidy metric rows."""
-    from .errors import StageFailed
-
+def run_cell(spec: RunSpec, store: Store, options: Options) -> CellResult:
+    """Compute (or load) every stage of one cell and return its tidy result rows."""
     t0 = time.time()
-    keys = stage_keys(spec, store)
-    res = CellResult(spec=spec, status="ok", keys=keys)
-    for stage, key in (("pretrain", keys.pretrain), (keys.model_stage, keys.model)):
-        if key and (reason := store.failed(stage, key)):
-            res.status, res.reason = "failed", f"{stage}: {reason}"
-            return res
-    if not store.has("evaluate", keys.evaluate):
-        try:
-            _compute(spec, store, keys, data_root, progress, res.computed)
-        except StageFailed as exc:
-            stage = "pretrain" if keys.pretrain and not store.has("pretrain", keys.pretrain) else keys.model_stage
-            key = keys.pretrain if stage == "pretrain" else keys.model
-            store.mark_failed(stage, key, str(exc))
-            res.status, res.reason = "failed", f"{stage}: {exc}"
-            return res
-    ev = store.path("evaluate", keys.evaluate)
-    labels = spec.labels()
-    res.rows = [{**labels, **r} for r in json.loads((ev / "rows.json").read_text())]
+    nodes = cell_graph(spec, store)
+    res = CellResult(spec=spec, status="ok", keys={n: v.key for n, v in nodes.items()})
+    walker = Walker(store, options)
+    try:
+        res.rows = walker.rows(spec, nodes)
+    except StageError as exc:
+        res.status, res.reason, res.failed_stage = "failed", f"{exc.stage}: {exc.reason}", exc.stage
+    res.computed = walker.computed
     res.seconds = time.time() - t0
     return res
 
 
-def _compute(spec: RunSpec, store: Store, keys: StageKeys, data_root, progress: bool, computed: list) -> None:
-    from .stages.data import label_subset, load_splits
+# -- tasks an executor runs ----------------------------------------------------------------
+@dataclass(frozen=True)
+class StageTask:
+    """Compute one stage entry (and any missing upstream one). Pickles: a spec, names and paths."""
 
-    splits = load_splits(spec.dataset, data_root)
-    y = _labels(spec, splits)
-
-    pretrain_dir = None
-    if keys.pretrain:
-        def do_pretrain(out: Path):
-            from .stages.pretrain import run_pretrain
-
-            run_pretrain(method=spec.ssl.build(), encoder=spec.encoder.build(),
-                         augmentation=spec.ssl_augmentation.build(), images=splits["train"].images,
-                         settings=spec.pretrain, out_dir=out, progress=progress)
-            computed.append("pretrain")
-        pretrain_dir = store.compute("pretrain", keys.pretrain, do_pretrain)
-    init = pretrain_dir / "encoder.safetensors" if pretrain_dir else None
-
-    def do_model(out: Path):
-        subset = label_subset(y["train"], spec.fraction, spec.seed)
-        atomic_write_json(out / "subset.json", {"fraction": spec.fraction, "seed": spec.seed,
-                                                "n": int(len(subset)), "indices": subset.tolist()})
-        if spec.regime == "probe":
-            feats_dir = store.compute("features", keys.features, lambda o: _features(spec, splits, init, o, computed))
-            with np.load(feats_dir / "features.npz") as f:
-                feats = {s: f[s] for s in ("train", "val", "test")}
-            from .stages.probe import run_probe
-
-            run_probe(spec=spec, features=feats, y=y, subset=subset, out_dir=out)
-        else:
-            from .stages.train import run_train
-
-            run_train(spec=spec, splits=splits, y=y, subset=subset, init_weights=init, out_dir=out,
-                      progress=progress)
-        computed.append(keys.model_stage)
-    model_dir = store.compute(keys.model_stage, keys.model, do_model)
-
-    cal_dir = store.compute("calibrate", keys.calibrate,
-                            lambda o: (_calibrate(spec, model_dir, y, o), computed.append("calibrate")))
-    store.compute("evaluate", keys.evaluate,
-                  lambda o: (_evaluate(spec, model_dir, cal_dir, y, o), computed.append("evaluate")))
+    spec: RunSpec
+    stage: str
+    store_root: str
+    options: Options
 
 
-def _features(spec: RunSpec, splits, init: Path | None, out: Path, computed: list) -> None:
-    from .stages.pretrain import load_encoder_weights
-    from .stages.train import extract_features
-    from .tensors import set_threads
-    import torch
-
-    set_threads()
-    torch.manual_seed(0)  # random-init encoders must give the same features every time
-    backbone = spec.encoder.build().build(splits["train"].images.shape[3] if splits["train"].images.ndim == 4 else 1)
-    if init is not None:
-        load_encoder_weights(backbone, init)
-    np.savez(out / "features.npz", **{s: extract_features(backbone, splits[s].images) for s in ("train", "val", "test")})
-    computed.append("features")
+@dataclass(frozen=True)
+class TaskResult:
+    stage: str
+    key: str
+    ok: bool
+    reason: str = ""
+    computed: tuple[str, ...] = ()
+    seconds: float = 0.0
+    events: tuple[str, ...] = ()
 
 
-def _calibrate(spec: RunSpec, model_dir: Path, y: dict, out: Path) -> None:
-    with np.load(model_dir / "predictions.npz") as p:
-        val, test = p["val_prob"].astype(np.float64), p["test_prob"].astype(np.float64)
-    cal = spec.calibrator.build()
-    cal.fit(val, y["val"])  # val only: the calibrator never sees test labels
-    np.savez(out / "calibrated.npz", val_prob=np.asarray(cal.transform(val), dtype=np.float64),
-             test_prob=np.asarray(cal.transform(test), dtype=np.float64))
-    atomic_write_json(out / "calibrator.json", {"name": spec.calibrator.name, "params": cal.fitted_params()})
+def stage_task(task: StageTask) -> TaskResult:
+    """Run a StageTask (module level, so process and cluster executors can send it)."""
+    t0 = time.time()
+    store = Store(task.store_root)
+    nodes = cell_graph(task.spec, store)
+    walker = Walker(store, task.options)
+    key = nodes[task.stage].key
+    try:
+        walker.ensure(task.spec, nodes, task.stage)
+    except StageError as exc:
+        return TaskResult(task.stage, key, False, f"{exc.stage}: {exc.reason}", tuple(walker.computed),
+                          time.time() - t0, tuple(store.events))
+    return TaskResult(task.stage, key, True, "", tuple(walker.computed), time.time() - t0, tuple(store.events))
 
 
-def _evaluate(spec: RunSpec, model_dir: Path, cal_dir: Path, y: dict, out: Path) -> None:
-    from .figures import confusion_matrix
-    from .calibration import bootstrap_ci
+def plan_tasks(specs: Iterable[RunSpec], store: Store, retry_failed: bool = False) -> list[list[tuple[RunSpec, str]]]:
+    """Stage entries to compute, deduplicated by key, grouped into levels of the graph.
 
-    with np.load(cal_dir / "calibrated.npz") as p:
-        probs = {s: p[f"{s}_prob"] for s in ("val", "test")}
-    with np.load(model_dir / "predictions.npz") as p:
-        raw = {s: p[f"{s}_prob"].astype(np.float64) for s in ("val", "test")}
-    selector = spec.threshold.build()
-    thr = float(selector.select(probs["val"], y["val"]))  # chosen on val only, reported on test
-    metrics = get_registry("metrics")
-    rows = []
-    values: dict[str, dict[str, float]] = {}
-    for split in ("val", "test"):
-        values[split] = {}
-        for name in metrics.names():
-            m = metrics.get(name)()
-            v = float(m(y[split], probs[split], thr))
-            values[split][name] = v
-            rows.append({"split": split, "metric": name, "value": v})
-        rows.append({"split": split, "metric": "threshold", "value": thr})
-        if "auroc" in metrics:
-            # uncalibrated AUROC/ECE beside the calibrated ones, for before/after tables
-            for name in ("auroc", "ece", "ece_pos", "brier", "nll"):
-                if name in metrics:
-                    rows.append({"split": split, "metric": f"{name}_uncal",
-                                 "value": float(metrics.get(name)()(y[split], raw[split], 0.5))})
-    for name in spec.eval.ci_metrics:
-        if name not in metrics or spec.eval.bootstrap <= 0:
-            continue
-        m = metrics.get(name)()
-        lo, hi = bootstrap_ci(y["test"], probs["test"], lambda a, b: m(a, b, thr), n_boot=spec.eval.bootstrap,
-                              seed=spec.seed)
-        rows += [{"split": "test", "metric": f"{name}_ci_low", "value": lo},
-                 {"split": "test", "metric": f"{name}_ci_high", "value": hi}]
-    for gap in ("recall", "fpr"):
-        if gap in values["val"]:
-            rows.append({"split": "test", "metric": f"{'tpr' if gap == 'recall' else 'fpr'}_gap",
-                         "value": values["test"][gap] - values["val"][gap]})
-    cal = json.loads((cal_dir / "calibrator.json").read_text())
-    for k, v in cal["params"].items():
-        rows.append({"split": "val", "metric": f"cal_{k}", "value": float(v)})
-    info = json.loads((model_dir / "train.json").read_text())
-    rows.append({"split": "val", "metric": "best_epoch", "value": float(info.get("best_epoch", 0))})
-    rows.append({"split": "train", "metric": "train_seconds", "value": float(info.get("train_seconds", 0.0))})
-    atomic_write_json(out / "rows.json", rows)
-    ds = get_registry("datasets").get(spec.dataset.name)
-    pos, neg = ds.label_names[ds.positive_label], [v for k, v in ds.label_names.items() if k != ds.positive_label][0]
-    yt, pt = y["test"], probs["test"] >= thr
-    cm = np.array([[np.sum((yt == 1) & pt), np.sum((yt == 1) & ~pt)], [np.sum((yt == 0) & pt), np.sum((yt == 0) & ~pt)]])
-    atomic_write_json(out / "confusion_matrix.json", {"labels": [pos, neg], "rows_true_cols_pred": cm.tolist(),
-                                                      "threshold": thr, "split": "test"})
-    confusion_matrix(cm, [f"{pos} (+)", neg], out / "confusion_matrix.png",
-                     title=f"test @ t={thr:.3f} ({spec.threshold.label()})")
+    Level ``i`` holds entries whose upstream entries are all in levels below ``i`` (or cached), so
+    an executor may run a level's tasks in any order or in parallel. An entry is planned only if a
+    cell needs it: it is a missing result entry, or a missing entry a planned one reads.
+    """
+    levels: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], tuple[RunSpec, str]] = {}
+    for spec in specs:
+        nodes = cell_graph(spec, store)
+        needed = set()
+        for name in reversed(list(nodes)):
+            node = nodes[name]
+            wanted = name in needed or name in result_stages(nodes)
+            if not wanted or store.has(name, node.key):
+                continue
+            if store.failed(name, node.key) is not None and not retry_failed:
+                continue  # reported as failed by the cell; --retry-failed computes it again
+            needed.add(name)
+            needed.update(node.upstream)
+        depth: dict[str, int] = {}
+        for name, node in nodes.items():
+            depth[name] = 1 + max((depth[u] for u in node.upstream), default=-1)
+            if name in needed and not store.has(name, node.key):
+                k = (name, node.key)
+                if k not in first:
+                    first[k] = (spec, name)
+                levels[k] = max(levels.get(k, 0), depth[name])
+    out: list[list[tuple[RunSpec, str]]] = [[] for _ in range(max(levels.values(), default=-1) + 1)]
+    for k, lvl in levels.items():
+        out[lvl].append(first[k])
+    return [lvl for lvl in out if lvl]
 
 
-# -- writing a run's folder under results/ ---------------------------------------------------
+# -- run folders ---------------------------------------------------------------------------
 def run_id(spec: RunSpec) -> str:
-    lab = spec.labels()
-    parts = [lab["dataset"], lab["encoder"], f"ssl-{lab['ssl']}" if not spec.ssl.is_none else "sup", spec.regime,
-             lab["augmentation"], f"f{spec.fraction:g}", f"s{spec.seed}"]
-    if not spec.calibrator.is_none:
-        parts.append(f"cal-{lab['calibrator']}")
-    if spec.threshold.name != "fixed":
-        parts.append(f"thr-{lab['threshold']}")
+    """A readable, unique folder name: the cell's non-default labels plus a hash of the spec."""
+    from .axes import AXES, UNREAD
+    from .suite import ComponentSpec
+
+    parts = []
+    for ax in AXES:
+        v = getattr(spec, ax.name)
+        lab = spec.labels()[ax.name]
+        if lab == UNREAD or (isinstance(v, ComponentSpec) and v.cls.default and not ax.required):
+            continue
+        lab = f"{lab:g}" if isinstance(lab, float) else str(lab)
+        parts.append(ax.run_id(lab) if ax.run_id else lab)
     slug = "-".join(parts).replace("(", "_").replace(")", "").replace("=", "").replace(",", "_").replace("/", "_")
     return f"{slug}-{stable_hash(spec.to_json())[:8]}"
 
 
-def write_run_dir(res: CellResult, store: Store, runs_dir: Path, data_root: str | None) -> Path:
-    """Copy a cell's artefacts into ``results/<suite>/runs/<id>/`` (skipped when already current)."""
-    spec, keys = res.spec, res.keys
-    d = runs_dir / run_id(spec)
-    marker = d / "spec.json"
-    if marker.is_file() and json.loads(marker.read_text()).get("stage_keys", {}).get("evaluate") == keys.evaluate:
-        return d
-    d.mkdir(parents=True, exist_ok=True)
-    model_dir = store.path(keys.model_stage, keys.model)
-    cal_dir = store.path("calibrate", keys.calibrate)
-    ev_dir = store.path("evaluate", keys.evaluate)
-    from .stages.data import load_splits
+def plugin_versions(spec: RunSpec) -> dict[str, dict]:
+    """Distribution and version of the plugin behind each component of the cell."""
+    from .plugins import get_plugin_manager
+    from .suite import ComponentSpec
 
-    splits = load_splits(spec.dataset, data_root)
-    y = _labels(spec, splits)
-    lines = ["split,index,label,is_positive,prob_positive,prob_positive_uncalibrated"]
-    with np.load(cal_dir / "calibrated.npz") as c, np.load(model_dir / "predictions.npz") as p:
-        for s in ("val", "test"):
-            for i, (lab, yp, pc, pu) in enumerate(zip(splits[s].labels, y[s], c[f"{s}_prob"], p[f"{s}_prob"])):
-                lines.append(f"{s},{i},{lab},{yp},{pc:.6f},{pu:.6f}")
-    atomic_write_text(d / "predictions.csv", "\n".join(lines) + "\n")
-    figs = d / "figures"
-    figs.mkdir(exist_ok=True)
-    copies = [(model_dir / "subset.json", d / "subset.json"), (model_dir / "learning_curves.png", figs / "learning_curves.png"),
-              (ev_dir / "confusion_matrix.png", figs / "confusion_matrix.png"),
-              (ev_dir / "confusion_matrix.json", d / "confusion_matrix.json")]
-    if keys.pretrain:
-        pdir = store.path("pretrain", keys.pretrain)
-        copies += [(pdir / "ssl_loss_curve.png", figs / "ssl_loss_curve.png"), (pdir / "ssl_config.json", d / "ssl_config.json")]
-        loss = json.loads((pdir / "loss.json").read_text())
-        lab = spec.labels()
-        atomic_write_json(d / "ssl_loss.json", {"dataset": lab["dataset"], "epoch_loss": loss["epoch_loss"],
-                                                "label": f"{lab['ssl']} ({lab['ssl_augmentation']}, {lab['encoder']})"})
-    for src, dst in copies:
-        if src.is_file():
-            shutil.copyfile(src, dst)
+    pm = get_plugin_manager()
+    info = {i.name: i for i in pm.plugins()}
+    out = {}
+    for axis, v in spec.values:
+        if isinstance(v, ComponentSpec):
+            owner = get_registry(v.kind).owner(v.name)
+            i = info.get(owner)
+            out[axis] = {"name": v.name, "plugin": owner, "distribution": i.distribution if i else "?",
+                         "version": i.version if i else "?"}
+    return out
+
+
+def write_run_dir(res: CellResult, store: Store, runs_dir: Path, options: Options) -> Path:
+    """Copy a cell's exported artifacts into ``results/<suite>/runs/<id>/`` (skipped when current)."""
     import pandas as pd
 
+    spec = res.spec
+    d = runs_dir / run_id(spec)
+    marker = d / "spec.json"
+    if marker.is_file():
+        try:
+            if json.loads(marker.read_text()).get("stage_keys") == res.keys:
+                return d
+        except (OSError, ValueError):
+            pass  # a damaged spec.json is rewritten below
+    d.mkdir(parents=True, exist_ok=True)
+    stages = get_registry("stages")
+    info = {}
+    for name, key in res.keys.items():
+        st = stages.get(name)
+        entry = Entry(store, name, key, store.path(name, key))
+        for artifact, dest in st.exports.items():
+            if artifact in store.manifest(name, key)["artifacts"]:
+                target = d / dest
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(entry.file(artifact), target)
+        if st.info:
+            info[name] = entry.json(st.info)
     pd.DataFrame(res.rows).to_csv(d / "metrics.csv", index=False)
-    train_info = json.loads((model_dir / "train.json").read_text())
-    atomic_write_json(marker, {"spec": spec.to_json(), "labels": spec.labels(), "versions": versions(),
-                               "stage_keys": keys.__dict__, "train": train_info,
-                               "calibrator": json.loads((cal_dir / "calibrator.json").read_text())})
+    atomic_write_json(marker, {"spec": spec.to_json(), "labels": spec.labels(), "names": spec.names(),
+                               "versions": versions(), "plugins": plugin_versions(spec), "stage_keys": res.keys,
+                               "stage_info": info, "device": options.device,
+                               "precision": "bf16-autocast" if options.device.startswith("cuda") else "fp32"})
     return d
-
-
-def order_cells(runs: Iterable[RunSpec]) -> list[RunSpec]:
-    """Group cells that share an upstream stage so each encoder/feature set is built once, then reused."""
-    runs = list(runs)
-    return sorted(runs, key=lambda r: (r.dataset.name, r.ssl.name != "none", r.ssl.name, r.encoder.label(),
-                                       r.regime, runs.index(r)))

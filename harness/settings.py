@@ -66,7 +66,8 @@ class EvalSettings:
     """Evaluation: bootstrap CIs and the split used for selection."""
 
     bootstrap: int = 1000
-    ci_metrics: tuple[str, ...] = ("auroc", "accuracy")
+    #: metrics with a bootstrap CI on test; None: those whose class sets ``bootstrap = True``
+    ci_metrics: Optional[tuple[str, ...]] = None
 
     def __post_init__(self):
         if self.bootstrap < 0:
@@ -75,7 +76,7 @@ class EvalSettings:
         from .registry import UnknownComponentError
 
         metrics = get_registry("metrics")
-        for m in self.ci_metrics:
+        for m in self.ci_metrics or ():
             try:
                 metrics.get(m)
             except UnknownComponentError as exc:

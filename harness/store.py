@@ -1,13 +1,21 @@
-"""Content-addressed stage cache and atomic writes.
+"""Content-addressed stage cache: atomic, self-checking entries, per-stage locks.
 
 A stage's output is a directory ``<root>/<stage>/<key[:2]>/<key>/``. It is built in a temporary
 sibling directory and renamed into place, so a directory that exists is always complete; a killed
-run leaves only ``.tmp-*`` debris, which is never read (delete it at will when no run is active).
+run leaves only ``.tmp-*`` debris, which is never read (``bench cache gc`` removes it).
+
+Each entry holds ``manifest.json``: the SHA-256 and size of every artifact, recorded when it was
+written. Every read checks the artifact against it (``Store.verified``); a truncated, garbled or
+hand-edited file raises ``CorruptEntry``, and the runner moves the entry aside (``<stage>/corrupt/``)
+and recomputes it. Computing an entry holds ``<stage>/locks/<key>.lock`` (owner pid and host), so two
+runs, processes or workers sharing the cache compute each stage once; a lock whose owner is gone is
+taken over.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 import hashlib
 import json
 import os
@@ -18,7 +26,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 #: Bump when a change to the core changes what a cached stage means.
-CODE_VERSION = 1
+CODE_VERSION = 2
+MANIFEST = "manifest.json"
 
 _README = """# bench stage cache
 
@@ -80,6 +89,24 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+class CorruptEntry(Exception):
+    """A cached artifact does not match its recorded digest (or the entry has no valid manifest)."""
+
+    def __init__(self, stage: str, key: str, path: Path, reason: str):
+        super().__init__(f"corrupt cache entry: stage {stage}, key {key[:12]}, {path}: {reason}")
+        self.stage, self.key, self.path, self.reason = stage, key, Path(path), reason
+
+
+def _digest_file(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
 class Store:
     """The stage cache rooted at ``root`` (describes itself like pytest's cache folder)."""
 
@@ -92,6 +119,9 @@ class Store:
             p = self.root / name
             if not p.exists():
                 atomic_write_text(p, text)
+        self._verified: dict[tuple[str, str, str], tuple[float, int]] = {}
+        #: one line per corrupt entry found and moved aside (shown by the runner)
+        self.events: list[str] = []
 
     def key(self, stage: str, fields: dict, upstream: tuple[str, ...] = (), version: int = 1) -> str:
         return stable_hash({"stage": stage, "fields": fields, "upstream": list(upstream),
@@ -101,25 +131,139 @@ class Store:
         return self.root / stage / key[:2] / key
 
     def has(self, stage: str, key: str) -> bool:
-        return self.path(stage, key).is_dir()
+        """The entry exists with a manifest (its artifacts are checked when read)."""
+        return (self.path(stage, key) / MANIFEST).is_file()
 
+    # -- integrity ---------------------------------------------------------------------------
+    def manifest(self, stage: str, key: str) -> dict:
+        p = self.path(stage, key) / MANIFEST
+        try:
+            m = json.loads(p.read_text())
+            if not isinstance(m.get("artifacts"), dict):
+                raise ValueError("no artifacts table")
+            return m
+        except (OSError, ValueError) as exc:
+            raise CorruptEntry(stage, key, p, f"unreadable manifest ({exc})") from None
+
+    def verified(self, stage: str, key: str, name: str) -> Path:
+        """The artifact's path, after checking it against the digest recorded when it was written."""
+        entry = self.path(stage, key)
+        p = entry / name
+        rec = self.manifest(stage, key)["artifacts"].get(name)
+        if rec is None:
+            raise CorruptEntry(stage, key, p, "artifact not in the manifest")
+        try:
+            st = p.stat()
+        except OSError:
+            raise CorruptEntry(stage, key, p, "artifact missing") from None
+        stamp = (st.st_mtime, st.st_size)
+        if self._verified.get((stage, key, name)) == stamp:
+            return p
+        if st.st_size != rec["bytes"]:
+            raise CorruptEntry(stage, key, p, f"size {st.st_size} bytes, recorded {rec['bytes']}")
+        digest, _ = _digest_file(p)
+        if digest != rec["sha256"]:
+            raise CorruptEntry(stage, key, p, "content differs from its recorded SHA-256")
+        self._verified[(stage, key, name)] = stamp
+        return p
+
+    def verify_entry(self, stage: str, key: str) -> None:
+        """Check every artifact of an entry; raise CorruptEntry on the first bad one."""
+        for name in self.manifest(stage, key)["artifacts"]:
+            self.verified(stage, key, name)
+
+    def quarantine(self, stage: str, key: str, reason: str = "") -> Path | None:
+        """Move a bad entry aside to ``<stage>/corrupt/`` (kept for inspection) so it is recomputed."""
+        src = self.path(stage, key)
+        if not src.exists():
+            return None
+        dst = self.root / stage / "corrupt" / f"{key}-{int(time.time() * 1000)}"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(src, dst)
+        except FileNotFoundError:  # another process moved it first
+            return None
+        for k in [k for k in self._verified if k[:2] == (stage, key)]:
+            del self._verified[k]
+        self.events.append(f"corrupt cache entry moved aside and recomputed: stage {stage}, key {key[:12]}, "
+                           f"{reason or 'bad artifact'} -> {dst}")
+        return dst
+
+    # -- failures ----------------------------------------------------------------------------
     def failed(self, stage: str, key: str) -> str | None:
         p = self.root / stage / "failed" / f"{key}.json"
-        return json.loads(p.read_text())["reason"] if p.is_file() else None
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text())["reason"]
+        except (OSError, ValueError, KeyError):
+            return "failed (unreadable failure record)"
 
-    def mark_failed(self, stage: str, key: str, reason: str) -> None:
-        atomic_write_json(self.root / stage / "failed" / f"{key}.json", {"reason": reason, "time": time.time()})
+    def mark_failed(self, stage: str, key: str, reason: str, detail: str = "") -> None:
+        atomic_write_json(self.root / stage / "failed" / f"{key}.json",
+                          {"reason": reason, "time": time.time(), "traceback": detail})
 
-    def compute(self, stage: str, key: str, fn: Callable[[Path], Any]) -> Path:
-        """Return the stage directory, running ``fn(tmpdir)`` first if it is not cached."""
+    def clear_failed(self, stage: str, key: str) -> bool:
+        p = self.root / stage / "failed" / f"{key}.json"
+        try:
+            p.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    # -- computing ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, stage: str, key: str, poll: float = 0.5):
+        """Hold ``<stage>/locks/<key>.lock`` (O_EXCL); wait while a live owner holds it."""
+        path = self.root / stage / "locks" / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_umask())
+            except FileExistsError:
+                if _stale(path):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                    continue
+                time.sleep(poll)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            break
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def compute(self, stage: str, key: str, fn: Callable[[Path], Any], artifacts: tuple[str, ...] = (),
+                optional: tuple[str, ...] = ()) -> Path:
+        """Run ``fn(tmpdir)``, record the digests of what it wrote, and rename the folder into place.
+
+        ``artifacts`` must all exist afterwards (except ``optional`` ones); other files written are
+        recorded too. The caller holds the stage's lock.
+        """
         final = self.path(stage, key)
-        if final.is_dir():
+        if self.has(stage, key):
             return final
+        if final.exists():  # a folder without a manifest: from an older layout or tampered with
+            self.quarantine(stage, key, "no manifest")
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{key[:12]}-"))
         os.chmod(tmp, 0o777 & ~_umask())
         try:
             fn(tmp)
+            missing = [a for a in artifacts if a not in optional and not (tmp / a).is_file()]
+            if missing:
+                raise RuntimeError(f"stage {stage} did not write its declared artifact(s): {', '.join(missing)}")
+            table = {}
+            for p in sorted(tmp.rglob("*")):
+                if p.is_file():
+                    digest, size = _digest_file(p)
+                    table[p.relative_to(tmp).as_posix()] = {"sha256": digest, "bytes": size}
+            atomic_write_json(tmp / MANIFEST, {"stage": stage, "key": key, "artifacts": table,
+                                               "created": time.time(), "code_version": CODE_VERSION})
             try:
                 os.rename(tmp, final)
             except OSError:
@@ -130,3 +274,42 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    # -- maintenance -------------------------------------------------------------------------
+    def entries(self):
+        """(stage, key) of every entry in the cache."""
+        for stage_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            for prefix in sorted(p for p in stage_dir.iterdir() if p.is_dir() and len(p.name) == 2):
+                for entry in sorted(prefix.iterdir()):
+                    if entry.is_dir() and not entry.name.startswith(".tmp-"):
+                        yield stage_dir.name, entry.name
+
+    def debris(self) -> list[Path]:
+        """Leftover temporary folders and files (from killed runs) and stale locks."""
+        out = [p for p in self.root.glob("*/*/.tmp-*")]
+        out += [p for p in self.root.glob("*/failed/.tmp-*")]
+        out += [p for p in self.root.glob("*/locks/*.lock") if _stale(p)]
+        return out
+
+
+def _stale(lock: Path) -> bool:
+    """A lock whose owner process is gone (same host), or older than a day (another host)."""
+    try:
+        info = json.loads(lock.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        # written but not yet filled by its owner, or garbled: stale only once it is old
+        try:
+            return time.time() - lock.stat().st_mtime > 60
+        except FileNotFoundError:
+            return False
+    if info.get("host") == socket.gethostname():
+        try:
+            os.kill(int(info["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError, KeyError, TypeError):
+            return False
+        return False
+    return time.time() - float(info.get("time", 0)) > 86400

@@ -1,6 +1,7 @@
 """YAML suites -> validated, frozen RunSpecs (``include:``, ``matrix:``, ``exclude:``, ``overrides:``)."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -9,34 +10,26 @@ from typing import Any, Optional
 
 import yaml
 
-from ._config import ConfigError, close_matches, from_dict, to_dict
+from ._config import ConfigError, close_matches, did_you_mean, from_dict, to_dict
 from .errors import UserError
 from .plugins import get_registry
 from .registry import UnknownComponentError
-from .settings import EvalSettings, PretrainSettings, ProbeSettings, TrainSettings
 
-REGIMES = ("head", "all", "finetune", "probe")
-#: matrix axis -> registry kind (None: a plain value axis)
-AXES: dict[str, Optional[str]] = {
-    "dataset": "datasets",
-    "encoder": "encoders",
-    "ssl": "ssl-methods",
-    "ssl_augmentation": "augmentations",
-    "regime": None,
-    "augmentation": "augmentations",
-    "fraction": None,
-    "seed": None,
-    "calibrator": "calibrators",
-    "threshold": "threshold-selectors",
-}
-DEFAULT_AXES: dict[str, list] = {
-    "ssl": ["none"], "ssl_augmentation": ["auto"], "regime": ["all"], "augmentation": ["none"],
-    "fraction": [1.0], "seed": [0], "calibrator": ["none"], "threshold": ["fixed"],
-}
-REQUIRED_AXES = ("dataset", "encoder")
-SETTINGS = {"pretrain": PretrainSettings, "train": TrainSettings, "probe": ProbeSettings, "eval": EvalSettings}
-TOP_KEYS = {"name", "version", "description", "include", "matrix", "exclude", "overrides", "leaderboard",
-            *SETTINGS}
+from .axes import AXES, AXIS_NAMES, BY_NAME, UNREAD
+
+TOP_KEYS_FIXED = {"name", "version", "description", "include", "matrix", "exclude", "overrides", "leaderboard",
+                  "stages"}
+
+
+def settings_classes() -> dict[str, type]:
+    """Suite top-level key -> settings dataclass, from the registered stages (e.g. ``train``)."""
+    from .plugins import stage_graph
+
+    return {st.settings_key: st.Settings for st in stage_graph() if st.settings_key and st.Settings}
+
+
+def top_keys() -> set[str]:
+    return TOP_KEYS_FIXED | set(settings_classes())
 
 
 class SuiteError(UserError):
@@ -59,12 +52,15 @@ class ComponentSpec:
     def options(self) -> dict:
         return to_dict(self.config) if self.config is not None else {}
 
+    @property
+    def cls(self) -> type:
+        return get_registry(self.kind).get(self.name)
+
     def to_json(self) -> dict:
         out = {"name": self.name, **self.options()}
-        if self.name != "none" or self.kind != "ssl-methods":
-            version = get_registry(self.kind).get(self.name).version
-            if version != 1:  # keys of version-1 components stay as they were
-                out["_version"] = version
+        version = self.cls.version
+        if version != 1:  # keys of version-1 components stay as they were
+            out["_version"] = version
         return out
 
     def label(self) -> str:
@@ -78,60 +74,122 @@ class ComponentSpec:
         return f"{self.name}(" + ",".join(f"{k}={v}" for k, v in diff.items()) + ")"
 
     def build(self):
-        return get_registry(self.kind).get(self.name)(self.config)
-
-    @property
-    def is_none(self) -> bool:
-        return self.name == "none"
+        return self.cls(self.config)
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of a suite's matrix: everything a run reads, and nothing else."""
+    """One cell of a suite's matrix: everything a run reads, and nothing else.
+
+    ``values`` holds one entry per axis of ``harness.axes.AXES`` (a ComponentSpec, a number or a
+    word; None where no stage of the cell reads the axis); ``settings`` the stage settings by suite
+    key. Axes and settings read as attributes: ``spec.dataset``, ``spec.fraction``, ``spec.train``.
+    """
 
     suite: str
     suite_version: int
-    dataset: ComponentSpec
-    encoder: ComponentSpec
-    ssl: ComponentSpec
-    ssl_augmentation: ComponentSpec
-    regime: str
-    augmentation: ComponentSpec
-    fraction: float
-    seed: int
-    calibrator: ComponentSpec
-    threshold: ComponentSpec
-    pretrain: PretrainSettings
-    train: TrainSettings
-    probe: ProbeSettings
-    eval: EvalSettings
+    values: tuple  # ((axis, value), ...) in AXES order
+    settings: tuple  # ((settings key, frozen dataclass), ...)
+    stages: tuple = ()  # optional stages this suite asks for
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("suite", "suite_version", "values", "settings", "stages"):
+            raise AttributeError(name)
+        for k, v in object.__getattribute__(self, "values"):
+            if k == name:
+                return v
+        for k, v in object.__getattribute__(self, "settings"):
+            if k == name:
+                return v
+        raise AttributeError(f"RunSpec has no axis or settings {name!r}")
+
+    def axes(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def settings_for(self, key: str):
+        for k, v in self.settings:
+            if k == key:
+                return v
+        raise KeyError(f"no settings {key!r} in this suite")
+
+    def key_value(self, axis: str):
+        """The JSON an axis contributes to a stage key (a component's options, version, identity)."""
+        v = getattr(self, axis)
+        if isinstance(v, ComponentSpec):
+            out = v.to_json()
+            identity = v.build().cache_identity()
+            if identity:  # e.g. the hash of a local weights file: a new file must not reuse old results
+                out["identity"] = identity
+            return out
+        return v
 
     def labels(self) -> dict[str, Any]:
-        """Flat, human-readable fields for result rows and tables."""
+        """Flat, human-readable fields for result rows and tables (``-`` for an axis no stage reads)."""
         out = {}
-        for axis in AXES:
-            v = getattr(self, axis)
-            out[axis] = v.label() if isinstance(v, ComponentSpec) else v
-        if self.ssl.is_none:
-            out["ssl_augmentation"] = "-"
-        if self.regime == "probe":
-            out["augmentation"] = "-"  # a probe fits on un-augmented frozen features
+        for axis, v in self.values:
+            out[axis] = UNREAD if v is None else v.label() if isinstance(v, ComponentSpec) else v
         return out
 
+    def names(self) -> dict[str, Any]:
+        """Component names (no options) per component axis, for columns that must not be parsed."""
+        return {a: (v.name if isinstance(v, ComponentSpec) else None) for a, v in self.values
+                if BY_NAME[a].is_component}
+
     def to_json(self) -> dict:
-        out = {"suite": self.suite, "suite_version": self.suite_version}
-        for axis in AXES:
-            v = getattr(self, axis)
+        out: dict[str, Any] = {"suite": self.suite, "suite_version": self.suite_version}
+        for axis, v in self.values:
             out[axis] = v.to_json() if isinstance(v, ComponentSpec) else v
-        for s in SETTINGS:
-            out[s] = to_dict(getattr(self, s))
+        for k, v in self.settings:
+            out[k] = to_dict(v)
+        if self.stages:
+            out["stages"] = list(self.stages)
         return out
+
+
+#: a table column's ``split`` that shows test minus val per run (e.g. the TPR drift of a threshold)
+GAP = "gap"
+STATS = ("value", "ci_low", "ci_high")
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """One metric column of a table: a metric (or a stage-reported quantity) and which of its rows.
+
+    Attributes:
+        metric: a registered metric or a quantity a stage or calibrator reports.
+        split: ``val``, ``test``, ``gap`` (test - val, per run) or None for the table's split.
+        calibrated: rows of the calibrated (True) or raw (False) probabilities.
+        stat: ``value``, ``ci_low`` or ``ci_high``.
+    """
+
+    metric: str
+    split: Optional[str] = None
+    calibrated: bool = True
+    stat: str = "value"
+
+    def __post_init__(self):
+        if self.split not in (None, "val", "test", GAP):
+            raise ValueError(f"split must be val, test or {GAP}, got {self.split!r}")
+        if self.stat not in STATS:
+            raise ValueError(f"stat must be one of {', '.join(STATS)}, got {self.stat!r}")
+
+    def header(self) -> str:
+        extra = [x for x in ((" (raw)" if not self.calibrated else ""),
+                             (f" {self.stat}" if self.stat != "value" else ""),
+                             (" test−val" if self.split == GAP else f" [{self.split}]" if self.split else "")) if x]
+        return self.metric + "".join(extra)
 
 
 @dataclass(frozen=True)
 class LeaderboardTable:
+    """A leaderboard table: config rows x metric columns, or x the values of a ``pivot`` axis.
+
+    ``metrics`` lists columns; left empty, the table shows every metric of ``families``.
+    """
+
     title: str = ""
-    metrics: tuple[str, ...] = ("auroc", "pr_auc", "balanced_accuracy", "accuracy", "ece", "brier")
+    metrics: tuple[MetricColumn, ...] = ()
+    families: tuple[str, ...] = ("ranking", "calibration")
     rows: tuple[str, ...] = ("encoder", "regime", "augmentation")
     pivot: Optional[str] = None  # an axis whose values become columns (one table per metric)
     split: str = "test"
@@ -139,13 +197,17 @@ class LeaderboardTable:
 
     def __post_init__(self):
         for r in self.rows + ((self.pivot,) if self.pivot else ()):
-            if r not in AXES:
-                hint = close_matches(r, list(AXES))
-                raise ValueError(f"unknown axis {r!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            if r not in AXIS_NAMES:
+                raise ValueError(f"unknown axis {r!r}{did_you_mean(r, AXIS_NAMES)}")
         if self.pivot and self.pivot in self.rows:
             raise ValueError(f"pivot {self.pivot!r} cannot also be one of the rows")
         if self.split not in ("val", "test"):
             raise ValueError("split must be val or test")
+        from .components import FAMILIES
+
+        for f in self.families:
+            if f not in FAMILIES:
+                raise ValueError(f"unknown metric family {f!r}{did_you_mean(f, FAMILIES, available=True)}")
 
 
 @dataclass(frozen=True)
@@ -157,7 +219,9 @@ class Suite:
     runs: tuple[RunSpec, ...]
     tables: tuple[LeaderboardTable, ...]
     datasets: tuple[ComponentSpec, ...] = field(default=())
-    reports: tuple[str, ...] = ()  # extra leaderboard sections: calibration, operating_points, errors
+    #: report plugins that add leaderboard sections (besides those that always run)
+    reports: tuple[ComponentSpec, ...] = ()
+    stages: tuple[str, ...] = ()
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -238,7 +302,7 @@ def _component(kind: str, value: Any, file: Path, where: str) -> ComponentSpec:
 
 def _settings(data: dict, file: Path, where: str, base: dict | None = None) -> dict:
     out = {}
-    for key, cls in SETTINGS.items():
+    for key, cls in settings_classes().items():
         raw = dict((base or {}).get(key) or {})
         over = data.get(key)
         if over is not None and not isinstance(over, dict):
@@ -251,36 +315,31 @@ def _settings(data: dict, file: Path, where: str, base: dict | None = None) -> d
     return out
 
 
+def _default_component(kind: str) -> str | None:
+    reg = get_registry(kind)
+    found = [n for n in reg.names() if reg.get(n).default]
+    return found[0] if found else None
+
+
 def _axis_values(axis: str, values: Any, file: Path) -> list:
     where = f"matrix.{axis}"
     if not isinstance(values, list):
         values = [values]
     if not values:
         raise SuiteError(file, where, "empty axis: list at least one value")
-    kind = AXES[axis]
+    ax = BY_NAME[axis]
     out = []
     for i, v in enumerate(values):
         w = f"{where}[{i}]"
-        if axis == "ssl_augmentation" and v == "auto":
-            out.append("auto")
-        elif axis == "ssl" and v == "none":
-            out.append(ComponentSpec("ssl-methods", "none"))  # no pretraining
-        elif kind is not None:
-            out.append(_component(kind, v, file, w))
-        elif axis == "regime":
-            if v not in REGIMES:
-                hint = close_matches(str(v), list(REGIMES))
-                raise SuiteError(file, w, f"unknown regime {v!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                                 + f"; available: {', '.join(REGIMES)}")
-            out.append(v)
-        elif axis == "fraction":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
-                raise SuiteError(file, w, f"label fraction must be a number in (0, 1], got {v!r}")
-            out.append(float(v))
-        elif axis == "seed":
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise SuiteError(file, w, f"seed must be a non-negative integer, got {v!r}")
-            out.append(v)
+        if ax.auto and v == "auto":
+            out.append("auto")  # resolved per cell from the dataset
+        elif ax.is_component:
+            out.append(_component(ax.kind, v, file, w))
+        else:
+            try:
+                out.append(ax.parse(v) if ax.parse else v)
+            except ValueError as exc:
+                raise SuiteError(file, w, str(exc)) from None
     return out
 
 
@@ -300,52 +359,67 @@ def _matches(value: Any, pattern: Any) -> bool:
     return value == pattern
 
 
-def _check_values(entry: dict, axes: dict, file: Path, where: str) -> None:
+def _check_values(entry: dict, file: Path, where: str) -> None:
     """Catch typos in exclude/override patterns, which would otherwise silently match nothing.
 
     A pattern may name a value the matrix does not currently hold (so axes can be edited without
     touching every exclude), but it must be a value the axis could hold.
     """
     for axis, pattern in entry.items():
+        ax = BY_NAME[axis]
         for i, p in enumerate(pattern if isinstance(pattern, list) else [pattern]):
             w = f"{where}.{axis}" + (f"[{i}]" if isinstance(pattern, list) else "")
-            kind = AXES[axis]
-            if kind is not None:
-                if axis == "ssl" and p == "none":
-                    continue
+            if ax.is_component:
                 name = p.get("name") if isinstance(p, dict) else p
                 if not isinstance(name, str):
                     raise SuiteError(file, w, f"expected a component name or {{name: ...}}, got {p!r}")
                 try:
-                    get_registry(kind).get(name)
+                    get_registry(ax.kind).get(name)
                 except UnknownComponentError as exc:
                     raise SuiteError(file, w, str(exc)) from None
-            elif axis == "regime" and p not in REGIMES:
-                hint = close_matches(str(p), list(REGIMES))
-                raise SuiteError(file, w, f"unknown regime {p!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
-            elif axis in ("fraction", "seed") and (isinstance(p, bool) or not isinstance(p, (int, float))):
-                raise SuiteError(file, w, f"expected a number, got {p!r}")
+            elif ax.parse is not None:
+                try:
+                    ax.parse(p)
+                except ValueError as exc:
+                    raise SuiteError(file, w, str(exc)) from None
 
 
 def _check_where(entry: Any, file: Path, where: str) -> dict:
     if not isinstance(entry, dict) or not entry:
         raise SuiteError(file, where, "must be a non-empty mapping of axis: value")
     for k in entry:
-        if k not in AXES:
-            hint = close_matches(str(k), list(AXES))
-            raise SuiteError(file, f"{where}.{k}", f"unknown axis {k!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        if k not in AXIS_NAMES:
+            raise SuiteError(file, f"{where}.{k}", f"unknown axis {k!r}{did_you_mean(str(k), AXIS_NAMES)}")
     return entry
+
+
+def _normalise(cell: dict, file: Path, stages: tuple[str, ...]) -> dict:
+    """Resolve ``auto`` values and blank the axes no stage of this cell reads (shown as ``-``)."""
+    from .plugins import stage_graph
+
+    for axis, v in list(cell.items()):
+        ax = BY_NAME[axis]
+        if v == "auto" and ax.auto:
+            name = getattr(cell["dataset"].cls, ax.auto)
+            cell[axis] = _component(ax.kind, name, file, f"matrix.{axis}")
+    probe = RunSpec(suite="", suite_version=0, values=tuple(cell.items()), settings=(), stages=stages)
+    read = set()
+    for st in stage_graph():
+        read.update(st.selected_by)
+        if st.applies(probe):
+            read.update(st.reads)
+    return {a: (v if a in read else None) for a, v in cell.items()}
 
 
 def load_suite(path: str | os.PathLike) -> Suite:
     """Read, merge includes, validate every component and expand the matrix."""
     file = Path(path)
     data = _read_yaml(file.resolve(), ())
+    keys = top_keys()
     for key in data:
-        if key not in TOP_KEYS:
-            hint = close_matches(str(key), sorted(TOP_KEYS))
-            raise SuiteError(file, str(key), f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                             + f" (keys: {', '.join(sorted(TOP_KEYS))})")
+        if key not in keys:
+            raise SuiteError(file, str(key), f"unknown key {key!r}{did_you_mean(str(key), sorted(keys))}"
+                             + f" (keys: {', '.join(sorted(keys))})")
     name = data.get("name", file.stem)
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise SuiteError(file, "name", f"must be a simple name (letters, digits, _ or -), got {name!r}")
@@ -356,23 +430,34 @@ def load_suite(path: str | os.PathLike) -> Suite:
     if not isinstance(matrix, dict):
         raise SuiteError(file, "matrix", "a suite needs a matrix: mapping of axis -> list of values")
     for axis in matrix:
-        if axis not in AXES:
-            hint = close_matches(str(axis), list(AXES))
-            raise SuiteError(file, f"matrix.{axis}", f"unknown axis {axis!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                             + f" (axes: {', '.join(AXES)})")
-    for axis in REQUIRED_AXES:
-        if axis not in matrix:
-            raise SuiteError(file, f"matrix.{axis}", "required axis is missing")
-    axes = {a: _axis_values(a, matrix.get(a, DEFAULT_AXES.get(a)), file) for a in AXES}
+        if axis not in AXIS_NAMES:
+            raise SuiteError(file, f"matrix.{axis}", f"unknown axis {axis!r}{did_you_mean(str(axis), AXIS_NAMES)}"
+                             + f" (axes: {', '.join(AXIS_NAMES)})")
+    axes: dict[str, list] = {}
+    for ax in AXES:
+        if ax.name in matrix:
+            raw = matrix[ax.name]
+        elif ax.required:
+            raise SuiteError(file, f"matrix.{ax.name}", "required axis is missing")
+        elif ax.auto:
+            raw = "auto"
+        elif ax.is_component:
+            raw = _default_component(ax.kind)
+            if raw is None:
+                raise SuiteError(file, f"matrix.{ax.name}", f"no default {ax.kind} is registered: list a value")
+        else:
+            raw = ax.default
+        axes[ax.name] = _axis_values(ax.name, raw, file)
 
+    stages = _stages(data.get("stages"), file)
     excludes = data.get("exclude") or []
     if not isinstance(excludes, list):
         raise SuiteError(file, "exclude", "must be a list of {axis: value} mappings")
     excludes = [_check_where(e, file, f"exclude[{i}]") for i, e in enumerate(excludes)]
     for i, e in enumerate(excludes):
-        _check_values(e, axes, file, f"exclude[{i}]")
-    none_aug = _component("augmentations", "none", file, "matrix.augmentation")
+        _check_values(e, file, f"exclude[{i}]")
 
+    settings_keys = list(settings_classes())
     base_settings = _settings(data, file, "")
     overrides = data.get("overrides") or []
     if not isinstance(overrides, list):
@@ -382,20 +467,20 @@ def load_suite(path: str | os.PathLike) -> Suite:
         w = f"overrides[{i}]"
         if not isinstance(ov, dict) or "when" not in ov:
             raise SuiteError(file, w, "needs a 'when: {axis: value}' mapping")
-        extra = set(ov) - {"when", *SETTINGS}
+        extra = set(ov) - {"when", *settings_keys}
         if extra:
-            raise SuiteError(file, f"{w}.{sorted(extra)[0]}", f"unknown key; allowed: when, {', '.join(SETTINGS)}")
+            raise SuiteError(file, f"{w}.{sorted(extra)[0]}", f"unknown key; allowed: when, {', '.join(settings_keys)}")
         when = _check_where(ov["when"], file, f"{w}.when")
-        _check_values(when, axes, file, f"{w}.when")
-        for k in SETTINGS:
+        _check_values(when, file, f"{w}.when")
+        for k in settings_keys:
             if ov.get(k) is not None and not isinstance(ov[k], dict):
                 raise SuiteError(file, f"{w}.{k}", "must be a mapping")
         # validate now, so a bad override fails even if it matches no cell
-        _settings({k: {**to_dict(base_settings[k]), **(ov.get(k) or {})} for k in SETTINGS}, file, f"{w}.")
-        parsed_overrides.append((when, {k: dict(ov.get(k) or {}) for k in SETTINGS}, w))
+        _settings({k: {**to_dict(base_settings[k]), **(ov.get(k) or {})} for k in settings_keys}, file, f"{w}.")
+        parsed_overrides.append((when, {k: dict(ov.get(k) or {}) for k in settings_keys}, w))
 
     lb = data.get("leaderboard")
-    reports: tuple[str, ...] = ()
+    reports: tuple[ComponentSpec, ...] = ()
     if isinstance(lb, dict) and "reports" in lb:
         lb = dict(lb)
         reports = _reports(lb.pop("reports"), file)
@@ -407,24 +492,17 @@ def load_suite(path: str | os.PathLike) -> Suite:
         cell = dict(zip(axes, combo))
         if any(all(_matches(cell[k], v) for k, v in ex.items()) for ex in excludes):
             continue
-        if cell["ssl"].is_none:
-            cell["ssl_augmentation"] = "none"
-        if cell["ssl_augmentation"] == "auto":
-            ds_cls = get_registry("datasets").get(cell["dataset"].name)
-            cell["ssl_augmentation"] = ds_cls.default_ssl_augmentation
-        if isinstance(cell["ssl_augmentation"], str):
-            cell["ssl_augmentation"] = _component("augmentations", cell["ssl_augmentation"], file, "matrix.ssl_augmentation")
-        if cell["regime"] == "probe":
-            cell["augmentation"] = none_aug  # a probe fits on un-augmented frozen features
         settings = dict(base_settings)
         matching = [(ov, w) for when, ov, w in parsed_overrides if all(_matches(cell[k], v) for k, v in when.items())]
         if matching:  # apply every matching override in order, each on top of the last
-            raw = {k: to_dict(base_settings[k]) for k in SETTINGS}
+            raw = {k: to_dict(base_settings[k]) for k in settings_keys}
             for ov, w in matching:
-                for k in SETTINGS:
+                for k in settings_keys:
                     raw[k].update(ov[k])
             settings = _settings(raw, file, f"{matching[-1][1]}.")
-        spec = RunSpec(suite=name, suite_version=version, **cell, **settings)
+        cell = _normalise(cell, file, stages)
+        spec = RunSpec(suite=name, suite_version=version, values=tuple(cell.items()),
+                       settings=tuple(settings.items()), stages=stages)
         if spec in seen:
             continue
         seen.add(spec)
@@ -433,37 +511,58 @@ def load_suite(path: str | os.PathLike) -> Suite:
         raise SuiteError(file, "exclude", "every cell of the matrix is excluded: nothing to run")
     datasets = tuple(dict.fromkeys(r.dataset for r in runs))
     return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
-                 path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports)
+                 path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports,
+                 stages=stages)
 
 
-def _reports(raw: Any, file: Path) -> tuple[str, ...]:
-    from .reports import REPORTS
+def _stages(raw: Any, file: Path) -> tuple[str, ...]:
+    """Optional stages a suite asks for (``stages: [name, ...]``)."""
+    if raw is None:
+        return ()
+    from .plugins import stage_graph
 
+    optional = [st.name for st in stage_graph() if st.optional]
     if not isinstance(raw, list):
-        raise SuiteError(file, "leaderboard.reports", f"must be a list of report names ({', '.join(REPORTS)})")
-    for i, name in enumerate(raw):
-        if not isinstance(name, str) or name not in REPORTS:
-            hint = close_matches(str(name), list(REPORTS))
-            raise SuiteError(file, f"leaderboard.reports[{i}]", f"unknown report {name!r}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else "") + f"; available: {', '.join(REPORTS)}")
+        raise SuiteError(file, "stages", f"must be a list of optional stage names ({', '.join(optional) or 'none registered'})")
+    for i, n in enumerate(raw):
+        if n not in optional:
+            raise SuiteError(file, f"stages[{i}]", f"unknown optional stage {n!r}{did_you_mean(str(n), optional, True)}")
     return tuple(raw)
+
+
+def _reports(raw: Any, file: Path) -> tuple[ComponentSpec, ...]:
+    if not isinstance(raw, list):
+        names = ", ".join(get_registry("reports").names())
+        raise SuiteError(file, "leaderboard.reports", f"must be a list of report names ({names})")
+    return tuple(_component("reports", r, file, f"leaderboard.reports[{i}]") for i, r in enumerate(raw))
+
+
+def known_quantity(name: str) -> bool:
+    """A registered metric, or a quantity that a stage or a calibrator reports in result rows."""
+    from .plugins import stage_graph
+
+    if name in get_registry("metrics"):
+        return True
+    for st in stage_graph():
+        if name in st.quantities():
+            return True
+    return False
 
 
 def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
     if raw is None:
-        return (LeaderboardTable(),)
+        return (_resolve_table(LeaderboardTable()),)
     if not isinstance(raw, dict):
         raise SuiteError(file, "leaderboard", "must be a mapping")
     tables_raw = raw.get("tables")
     if tables_raw is None:
         if not raw:
-            return (LeaderboardTable(),)
+            return (_resolve_table(LeaderboardTable()),)
         tables_raw = [raw]
     elif set(raw) - {"tables"}:
         raise SuiteError(file, "leaderboard", "use either 'tables: [...]' or a single table's keys, not both")
     if not isinstance(tables_raw, list) or not tables_raw:
         raise SuiteError(file, "leaderboard.tables", "must be a non-empty list")
-    metrics = get_registry("metrics")
     out = []
     for i, t in enumerate(tables_raw):
         w = "leaderboard" if raw.get("tables") is None else f"leaderboard.tables[{i}]"
@@ -472,25 +571,36 @@ def _tables(raw: Any, file: Path) -> tuple[LeaderboardTable, ...]:
         t = dict(t or {})
         if "where" in t:
             t["where"] = tuple(sorted((k, v) for k, v in _check_where(t["where"], file, f"{w}.where").items()))
+        cols = t.pop("metrics", None)
+        if cols is not None and not isinstance(cols, list):
+            raise SuiteError(file, f"{w}.metrics", "must be a list of metric names or {metric: ..., split: ...}")
+        parsed = []
+        for j, c in enumerate(cols or []):
+            try:
+                col = from_dict(MetricColumn, c if isinstance(c, dict) else {"metric": c}, "")
+            except ConfigError as exc:
+                raise SuiteError(file, f"{w}.metrics[{j}]" + (f".{exc.field}" if exc.field else ""), exc.message) from None
+            if not isinstance(col.metric, str) or not known_quantity(col.metric):
+                try:
+                    get_registry("metrics").get(str(col.metric))
+                except UnknownComponentError as exc:
+                    raise SuiteError(file, f"{w}.metrics[{j}]", str(exc)) from None
+            parsed.append(col)
         try:
             table = from_dict(LeaderboardTable, t, "")
         except ConfigError as exc:
             raise SuiteError(file, f"{w}.{exc.field}" if exc.field else w, exc.message) from None
-        for j, m in enumerate(table.metrics):
-            base = m
-            for suffix in ("_ci_low", "_ci_high", "_uncal"):
-                base = base[: -len(suffix)] if base.endswith(suffix) else base
-            if base not in metrics and base not in _DERIVED and not base.startswith("cal_"):
-                try:
-                    metrics.get(base)
-                except UnknownComponentError as exc:
-                    raise SuiteError(file, f"{w}.metrics[{j}]", str(exc)) from None
-        out.append(table)
+        out.append(_resolve_table(dataclasses.replace(table, metrics=tuple(parsed))))
     return tuple(out)
 
 
-#: row metrics written by stages rather than Metric plugins (CIs, thresholds, calibration params)
-_DERIVED = {"threshold", "temperature", "tpr_gap", "fpr_gap", "best_epoch", "train_seconds"}
+def _resolve_table(table: LeaderboardTable) -> LeaderboardTable:
+    """An empty metric list means every metric of the table's families."""
+    if table.metrics:
+        return table
+    reg = get_registry("metrics")
+    cols = tuple(MetricColumn(n) for f in table.families for n in reg.names() if reg.get(n).family == f)
+    return dataclasses.replace(table, metrics=cols)
 
 
 def resolve_data_root(cli_value: str | None) -> str | None:

@@ -47,3 +47,18 @@ def set_threads() -> None:
 
     n = int(os.environ.get("BENCH_NUM_THREADS", "0")) or os.cpu_count() or 1
     torch.set_num_threads(n)
+
+
+def batched_forward(module: "torch.nn.Module", images: "np.ndarray", batch_size: int = 1024,
+                    device: str = "cpu") -> "np.ndarray":
+    """``module`` in eval mode over uint8 images in batches; float64 numpy output (N, ...)."""
+    import numpy as np
+    import torch
+
+    x = as_uint8_tensor(np.ascontiguousarray(images))
+    module.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(x), batch_size):
+            out.append(module(normalize(to_unit(x[i:i + batch_size].to(device)))).double().cpu())
+    return torch.cat(out).numpy()

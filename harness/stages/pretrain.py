@@ -11,6 +11,9 @@ import numpy as np
 
 from .._config import to_dict
 from ..errors import StageFailed
+from ..hookspecs import hookimpl
+from ..settings import PretrainSettings
+from ..stage import Stage
 from ..tensors import as_uint8_tensor, normalize, set_threads, to_unit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,3 +141,29 @@ def load_encoder_weights(backbone: "nn.Module", path: Path | str) -> "nn.Module"
 
     backbone.load_state_dict(load_file(str(path)), strict=True)
     return backbone
+
+
+class Pretrain(Stage):
+    """Self-supervised pretraining of the encoder on the unlabeled train split (one per method config)."""
+
+    reads = ("dataset", "encoder", "ssl", "ssl_augmentation")
+    selected_by = ("ssl",)
+    settings_key = "pretrain"
+    Settings = PretrainSettings
+    artifacts = ("encoder.safetensors", "head.safetensors", "ssl_config.json", "loss.json", "ssl_loss_curve.png")
+    exports = {"ssl_loss_curve.png": "figures/ssl_loss_curve.png", "ssl_config.json": "ssl_config.json",
+               "loss.json": "ssl_loss.json"}
+
+    def applies(self, spec) -> bool:
+        return spec.ssl.cls.pretrains and super().applies(spec)
+
+    def run(self, ctx) -> None:
+        spec = ctx.spec
+        run_pretrain(method=spec.ssl.build(), encoder=spec.encoder.build(), augmentation=spec.ssl_augmentation.build(),
+                     images=ctx.splits["train"].images, settings=spec.settings_for(self.settings_key),
+                     out_dir=ctx.out, progress=ctx.progress)
+
+
+@hookimpl
+def register_stages(register):
+    register("pretrain", Pretrain)

@@ -8,37 +8,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tensors import as_uint8_tensor, normalize, set_threads, to_unit
+from ..hookspecs import hookimpl
+from ..settings import TrainSettings
+from ..stage import ROWS, Stage, row
+from ..tensors import as_uint8_tensor, batched_forward, normalize, set_threads, to_unit
+from ._common import in_chans, save_predictions, write_subset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
-
-
-def predict_logits(model: "nn.Module", images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Logits of a (backbone + head) model for uint8 images, in eval mode."""
-    import torch
-
-    x = as_uint8_tensor(np.ascontiguousarray(images))
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(x), batch_size):
-            out.append(model(normalize(to_unit(x[i:i + batch_size]))).reshape(-1))
-    return torch.cat(out).double().numpy()
-
-
-def extract_features(backbone: "nn.Module", images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Frozen-backbone features (float32) for uint8 images."""
-    import torch
-
-    x = as_uint8_tensor(np.ascontiguousarray(images))
-    backbone.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(x), batch_size):
-            out.append(backbone(normalize(to_unit(x[i:i + batch_size]))))
-    return torch.cat(out).float().numpy()
 
 
 def _batches(n: int, batch_size: int, min_steps: int, gen: "torch.Generator") -> list:
@@ -62,8 +40,43 @@ def _batches(n: int, batch_size: int, min_steps: int, gen: "torch.Generator") ->
     return batches
 
 
+class BestEpoch:
+    """Keeps the best epoch by val AUROC, ties broken by lower val loss, earliest epoch on a full tie.
+
+    A NaN AUROC (a val split with one class) never beats a number; with only NaNs the lowest val
+    loss wins. ``stop`` turns true after ``patience`` epochs without a better one.
+    """
+
+    def __init__(self, patience: int | None = None):
+        self.patience = patience
+        self.epoch, self.auroc, self.loss = 0, -math.inf, math.inf
+        self.since = 0
+
+    def update(self, epoch: int, auroc: float, loss: float) -> bool:
+        """Record an epoch; True if it is the new best."""
+        a = -math.inf if math.isnan(auroc) else auroc
+        l = math.inf if math.isnan(loss) else loss
+        if self.epoch == 0 or (a, -l) > (self.auroc, -self.loss):
+            self.epoch, self.auroc, self.loss, self.since = epoch, a, l, 0
+            return True
+        self.since += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.patience is not None and self.since >= self.patience
+
+
+def build_model(spec, channels: int):
+    """backbone + linear head (``nn.Sequential``; the persisted state dict uses its keys)."""
+    from torch import nn
+
+    backbone = spec.encoder.build().build(channels)
+    return nn.Sequential(backbone, nn.Linear(backbone.num_features, 1))
+
+
 def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path | None,
-              out_dir: Path, progress: bool = True) -> dict:
+              out_dir: Path, progress: bool = True, settings: TrainSettings | None = None) -> dict:
     """Train on ``subset`` of the train split; pick the best epoch by val AUROC; save predictions."""
     import torch
     from sklearn.metrics import roc_auc_score
@@ -76,16 +89,15 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
 
     set_threads()
     torch.manual_seed(spec.seed)
-    st = spec.train
+    st = settings if settings is not None else spec.settings_for("train")
     x_train = as_uint8_tensor(np.ascontiguousarray(splits["train"].images[subset]))
     y_train = torch.as_tensor(y["train"][subset], dtype=torch.float32)
-    in_chans = x_train.shape[1]
+    channels = x_train.shape[1]
 
-    backbone = spec.encoder.build().build(in_chans)
+    model = build_model(spec, channels)
+    backbone, head = model[0], model[1]
     if init_weights is not None:
         load_encoder_weights(backbone, init_weights)
-    head = nn.Linear(backbone.num_features, 1)
-    model = nn.Sequential(backbone, head)
     aug = spec.augmentation.build().build()
 
     if spec.regime == "head":
@@ -108,8 +120,8 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     gen = torch.Generator().manual_seed(spec.seed)
 
     history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auroc": []}
-    best = (-math.inf, math.inf)
-    best_state, best_epoch, since_best = None, 0, 0
+    best = BestEpoch(st.patience)
+    best_state = None
     t0 = time.time()
     bar = tqdm(range(1, st.epochs + 1), desc="  epochs", leave=False, disable=not progress, unit="ep")
     for epoch in bar:
@@ -128,7 +140,7 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        val_logits = predict_logits(model, splits["val"].images)
+        val_logits = batched_forward(model, splits["val"].images).reshape(-1)
         val_loss = float(val_loss_fn(torch.as_tensor(val_logits), torch.as_tensor(y["val"], dtype=torch.float64)))
         val_auroc = float(roc_auc_score(y["val"], val_logits)) if len(np.unique(y["val"])) > 1 else float("nan")
         history["epoch"].append(epoch)
@@ -136,27 +148,83 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
         history["val_loss"].append(val_loss)
         history["val_auroc"].append(val_auroc)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_auroc=f"{val_auroc:.3f}")
-        score = (val_auroc, -val_loss)
-        if score > (best[0], -best[1]):
-            best = (val_auroc, val_loss)
-            best_epoch, since_best = epoch, 0
+        if best.update(epoch, val_auroc, val_loss):
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            since_best += 1
-            if st.patience is not None and since_best >= st.patience:
-                break
+        elif best.stop:
+            break
     seconds = time.time() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
-    logits = {s: predict_logits(model, splits[s].images) for s in ("val", "test")}
-    from . import save_predictions
-
+    logits = {s: batched_forward(model, splits[s].images).reshape(-1) for s in ("val", "test")}
     save_predictions(out_dir, logits)
-    info = {"best_epoch": best_epoch, "best_val_auroc": best[0], "epochs_run": len(history["epoch"]),
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              str(out_dir / "model.safetensors"))
+    best_epoch = best.epoch
+    info = {"best_epoch": best_epoch, "best_val_auroc": best.auroc, "epochs_run": len(history["epoch"]),
             "train_seconds": seconds, "n_train": int(len(subset)),
             "images_per_second": len(history["epoch"]) * len(subset) / max(seconds, 1e-9)}
     atomic_write_json(out_dir / "history.json", history)
     atomic_write_json(out_dir / "train.json", info)
+    atomic_write_json(out_dir / ROWS, [row("val", "best_epoch", best_epoch), row("train", "train_seconds", seconds)])
     learning_curves(history, best_epoch, out_dir / "learning_curves.png",
                     title=f"{spec.dataset.label()} {spec.encoder.label()} {spec.regime}")
     return info
+
+
+class Train(Stage):
+    """Supervised training of backbone + linear head on the labeled subset; best epoch by val AUROC.
+
+    Regimes: ``head`` (frozen backbone), ``all`` (everything at ``lr``), ``finetune`` (the backbone at
+    ``lr * encoder_lr_mult``).
+    """
+
+    upstream = ("pretrain",)
+    reads = ("dataset", "encoder", "regime", "augmentation", "fraction", "seed")
+    settings_key = "train"
+    Settings = TrainSettings
+    regimes = ("head", "all", "finetune")
+    selected_by = ("regime",)
+    reported = ("best_epoch", "train_seconds")
+    role = "model"
+    info = "train.json"
+    artifacts = ("model.safetensors", "predictions.npz", "subset.json", "train.json", "history.json",
+                 "learning_curves.png", ROWS)
+    exports = {"subset.json": "subset.json", "learning_curves.png": "figures/learning_curves.png"}
+    #: settings only some regimes read: they enter the key for those regimes only
+    REGIME_ONLY = {"encoder_lr_mult": ("finetune",)}
+
+    def fields(self, spec) -> dict:
+        out = super().fields(spec)
+        for name, regimes in self.REGIME_ONLY.items():
+            if spec.regime not in regimes:
+                out["settings"].pop(name, None)
+        return out
+
+    def run(self, ctx) -> None:
+        from ..data import label_subset
+
+        subset = label_subset(ctx.y["train"], ctx.spec.fraction, ctx.spec.seed)
+        write_subset(ctx, subset)
+        init = ctx.input("pretrain").file("encoder.safetensors") if ctx.has_input("pretrain") else None
+        run_train(spec=ctx.spec, splits=ctx.splits, y=ctx.y, subset=subset, init_weights=init, out_dir=ctx.out,
+                  progress=ctx.progress)
+
+    def predictor(self, spec, entry, upstream: dict):
+        """A function uint8 images -> logits, rebuilt from ``model.safetensors``."""
+        from safetensors.torch import load_file
+
+        state = load_file(str(entry.file("model.safetensors")))
+
+        def predict(images: np.ndarray, device: str = "cpu") -> np.ndarray:
+            model = build_model(spec, in_chans(images))
+            model.load_state_dict(state, strict=True)
+            return batched_forward(model.to(device), images, device=device).reshape(-1)
+
+        return predict
+
+
+@hookimpl
+def register_stages(register):
+    register("train", Train)

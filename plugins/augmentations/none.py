@@ -1,12 +1,14 @@
 """The identity augmentation."""
 from __future__ import annotations
 
-from harness.components import Augmentation
-from harness.hookspecs import hookimpl
+from harness import Augmentation
+from harness import hookimpl
 
 
 class NoAugmentation(Augmentation):
     """No augmentation: the batch passes through unchanged."""
+
+    default = True
 
     def build(self):
         from torch import nn

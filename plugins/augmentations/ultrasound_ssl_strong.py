@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
 from .ultrasound_ssl import UltrasoundSSL, UltrasoundSSLConfig
 

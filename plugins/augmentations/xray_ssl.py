@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.components import Augmentation
-from harness.hookspecs import hookimpl
+from harness import Augmentation
+from harness import hookimpl
 
 from ._checks import check_between, check_pair
 

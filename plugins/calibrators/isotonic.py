@@ -12,6 +12,8 @@ class IsotonicCalibration(NetcalCalibrator):
     piecewise constant, so ties appear and AUROC can drop slightly.
     """
 
+    params = ("steps",)
+
     #: sklearn's fitted knots: X_thresholds_ (strictly increasing) and y_thresholds_ (non-decreasing, in [0, 1])
     state_fields = {"x_thresholds": "reals", "y_thresholds": "probs"}
 

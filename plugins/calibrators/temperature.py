@@ -11,6 +11,8 @@ class TemperatureScaling(NetcalCalibrator):
     the logit, i.e. 1 / T; ``fitted_params`` reports T itself (T > 1 softens over-confident scores).
     """
 
+    params = ("temperature",)
+
     version = 2  # 2: T constrained to be positive
 
     #: temperature: T; bounded_refit: True when netcal's multiplier was not positive and T was refitted

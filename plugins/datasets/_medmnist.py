@@ -5,9 +5,9 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar
 
-from harness.components import Dataset, Split
-from harness.errors import DataError
-from harness.store import file_digest
+from harness import Dataset, Split
+from harness import DataError
+from harness import file_digest
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """BreastMNIST: breast ultrasound, malignant vs normal/benign."""
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
 from ._medmnist import MedMNISTDataset
 

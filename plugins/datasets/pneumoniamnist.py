@@ -1,5 +1,5 @@
 """PneumoniaMNIST: pediatric chest X-ray, pneumonia vs normal."""
-from harness.hookspecs import hookimpl
+from harness import hookimpl
 
 from ._medmnist import MedMNISTDataset
 

@@ -5,9 +5,9 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from harness.components import Encoder
-from harness.errors import UserError
-from harness.hookspecs import hookimpl
+from harness import Encoder
+from harness import UserError
+from harness import hookimpl
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class TimmEncoder(Encoder):
         path = self.weights_path()
         if path is None or not os.path.isfile(path):
             return {}
-        from harness.store import file_digest
+        from harness import file_digest
 
         return {"weights_sha256": file_digest(path)}
 
@@ -45,7 +45,7 @@ class TimmEncoder(Encoder):
         import timm
 
         if self.config.model not in timm.list_models():
-            from harness._config import close_matches
+            from harness import close_matches
 
             hint = close_matches(self.config.model, timm.list_models())
             raise UserError(f"unknown timm model {self.config.model!r}"

@@ -22,18 +22,8 @@ class BinningConfig:
             raise ValueError("bins must be >= 1")
 
 
-def as_arrays(labels, probs):
-    """Return (int64 labels, float64 probs) as flat arrays of equal, non-zero length."""
-    from harness.calibration import as_arrays as _as_arrays
-
-    return _as_arrays(labels, probs)
-
-
 def confusion(labels, probs, threshold: float) -> tuple[int, int, int, int]:
     """(tn, fp, fn, tp) when predicting positive iff ``probs >= threshold``."""
-    from sklearn.metrics import confusion_matrix
+    from harness import confusion_counts
 
-    y, p = as_arrays(labels, probs)
-    # labels=[0, 1] keeps the 2x2 shape when a split holds only one class
-    tn, fp, fn, tp = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1]).ravel()
-    return int(tn), int(fp), int(fn), int(tp)
+    return confusion_counts(labels, probs, threshold)

@@ -1,18 +1,20 @@
 """Area under the ROC curve."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class AUROC(Metric):
     """Area under the ROC curve of P(positive); threshold-free, NaN when val/test holds one class."""
 
     direction = "max"
+    family = "ranking"
+    bootstrap = True  # a 95 % CI by default
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import roc_auc_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         if y.min() == y.max():

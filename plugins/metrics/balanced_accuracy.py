@@ -1,12 +1,13 @@
 """Balanced accuracy at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class BalancedAccuracy(Metric):
     """Mean of sensitivity and specificity at the threshold (sklearn; with one class, its recall)."""
 
     direction = "max"
+    family = "threshold"
     version = 1
 
     def __call__(self, labels, probs, threshold):
@@ -14,7 +15,7 @@ class BalancedAccuracy(Metric):
 
         from sklearn.metrics import balanced_accuracy_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         with warnings.catch_warnings():

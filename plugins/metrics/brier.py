@@ -1,18 +1,19 @@
 """Brier score."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class Brier(Metric):
     """Mean squared error of P(positive) against the 0/1 label (Brier 1950); ignores the threshold."""
 
     direction = "min"
+    family = "calibration"
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import brier_score_loss
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         # labels=[0, 1]: a one-class split must not make sklearn guess which class is positive

@@ -1,12 +1,13 @@
 """Count of false negatives at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class FN(Metric):
     """Number of false negatives when predicting positive iff p >= threshold."""
 
-    direction = "min"
+    direction = None
+    family = "count"
     version = 1
 
     def __call__(self, labels, probs, threshold):

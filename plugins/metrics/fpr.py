@@ -1,18 +1,19 @@
 """False positive rate at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class FPR(Metric):
     """FP / (FP + TN) at the threshold (1 - specificity); NaN when there are no negatives."""
 
     direction = "min"
+    family = "threshold"
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import recall_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         return float(1.0 - recall_score(y, (p >= threshold).astype(int), pos_label=0,

@@ -1,6 +1,6 @@
 """Maximum calibration error, top-label form."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 from ._common import BinningConfig
 
@@ -13,11 +13,12 @@ class MCE(Metric):
     """
 
     direction = "min"
+    family = "calibration"
     version = 1
     Config = BinningConfig
 
     def __call__(self, labels, probs, threshold):
-        from harness.calibration import calibration_error
+        from ._calibration import calibration_error
 
         return calibration_error(labels, probs, self.config.bins, self.config.binning,
                                  form="top_label", reduce="max")

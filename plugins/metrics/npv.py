@@ -1,18 +1,19 @@
 """Negative predictive value at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class NPV(Metric):
     """TN / (TN + FN) at the threshold; 0 when nothing is predicted negative (as precision does)."""
 
     direction = "max"
+    family = "threshold"
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import precision_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         # NPV is the precision of the negative class

@@ -1,18 +1,19 @@
 """Area under the precision-recall curve (average precision) of the positive class."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class PRAUC(Metric):
     """Average precision of the positive class (label 1); threshold-free, NaN without positives."""
 
     direction = "max"
+    family = "ranking"
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import average_precision_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         if not y.any():

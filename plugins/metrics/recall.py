@@ -1,18 +1,19 @@
 """Recall (sensitivity, TPR) at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class Recall(Metric):
     """TP / (TP + FN) at the threshold (sensitivity, TPR); NaN when there are no positives."""
 
     direction = "max"
+    family = "threshold"
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import recall_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         # no positives is a property of the data, not a failure of the model: undefined, not 0

@@ -1,18 +1,19 @@
 """Specificity (TNR) at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class Specificity(Metric):
     """TN / (TN + FP) at the threshold (TNR); NaN when there are no negatives."""
 
     direction = "max"
+    family = "threshold"
     version = 1
 
     def __call__(self, labels, probs, threshold):
         from sklearn.metrics import recall_score
 
-        from ._common import as_arrays
+        from harness import as_arrays
 
         y, p = as_arrays(labels, probs)
         # specificity is the recall of the negative class

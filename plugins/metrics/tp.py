@@ -1,12 +1,13 @@
 """Count of true positives at the decision threshold."""
-from harness.components import Metric
-from harness.hookspecs import hookimpl
+from harness import Metric
+from harness import hookimpl
 
 
 class TP(Metric):
     """Number of true positives when predicting positive iff p >= threshold."""
 
-    direction = "max"
+    direction = None
+    family = "count"
     version = 1
 
     def __call__(self, labels, probs, threshold):

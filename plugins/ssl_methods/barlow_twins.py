@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.components import SSLMethod
-from harness.hookspecs import hookimpl
+from harness import SSLMethod
+from harness import hookimpl
 
 
 @dataclass(frozen=True)

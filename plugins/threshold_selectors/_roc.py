@@ -4,7 +4,7 @@ from __future__ import annotations
 
 def as_arrays(probs, labels):
     """Return (float64 probs, int64 labels); both classes must be present to pick an operating point."""
-    from harness.calibration import as_arrays as _as_arrays
+    from harness import as_arrays as _as_arrays
 
     y, p = _as_arrays(labels, probs)
     if y.min() == y.max():

@@ -2,12 +2,14 @@
 import math
 from dataclasses import dataclass
 
-from harness.components import ThresholdSelector
-from harness.hookspecs import hookimpl
+from harness import ThresholdSelector
+from harness import hookimpl
 
 
 class FixedThreshold(ThresholdSelector):
     """A fixed threshold on P(positive), 0.5 by default; ignores the val data."""
+
+    default = True
 
     @dataclass(frozen=True)
     class Config:

@@ -1,6 +1,6 @@
 """Threshold maximising F1 on val."""
-from harness.components import ThresholdSelector
-from harness.hookspecs import hookimpl
+from harness import ThresholdSelector
+from harness import hookimpl
 
 
 class MaxF1(ThresholdSelector):

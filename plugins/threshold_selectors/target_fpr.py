@@ -1,8 +1,8 @@
 """Threshold with the best sensitivity under a false-positive-rate cap on val."""
 from dataclasses import dataclass
 
-from harness.components import ThresholdSelector
-from harness.hookspecs import hookimpl
+from harness import ThresholdSelector
+from harness import hookimpl
 
 
 class TargetFPR(ThresholdSelector):

@@ -1,8 +1,8 @@
 """Threshold reaching a target sensitivity on val."""
 from dataclasses import dataclass
 
-from harness.components import ThresholdSelector
-from harness.hookspecs import hookimpl
+from harness import ThresholdSelector
+from harness import hookimpl
 
 
 class TargetTPR(ThresholdSelector):

@@ -1,6 +1,6 @@
 """Threshold maximising Youden's J on val."""
-from harness.components import ThresholdSelector
-from harness.hookspecs import hookimpl
+from harness import ThresholdSelector
+from harness import hookimpl
 
 
 class Youden(ThresholdSelector):

@@ -1,0 +1,110 @@
+"""The stage contract: what a stage reads, what it needs upstream and what it writes.
+
+A cell's graph is the registered stages that apply to it, in dependency order. Every stage declares:
+
+* ``upstream``: the stages whose outputs it reads (those active in the cell; the others are skipped);
+* ``reads``: the matrix axes whose values make its cache key, plus its ``Settings`` (the suite's
+  top-level mapping named ``settings_key``);
+* ``artifacts``: the files it writes; each is digested when written and checked when read.
+
+The runner derives cache keys, ``--dry-run``, failure attribution and run folders from these
+declarations alone, so a new stage is one module plus its registration (``register_stages``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from .components import ROWS, Stage
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from .components import Split
+    from .store import Store
+    from .suite import RunSpec
+
+__all__ = ["ROWS", "Entry", "Stage", "StageContext", "row"]
+
+@dataclass
+class Entry:
+    """A finished stage's cache entry; every read checks the artifact against its recorded digest."""
+
+    store: "Store"
+    stage: str
+    key: str
+    path: Path
+
+    def file(self, name: str) -> Path:
+        return self.store.verified(self.stage, self.key, name)
+
+    def json(self, name: str) -> Any:
+        return json.loads(self.file(name).read_text())
+
+    def npz(self, name: str) -> dict:
+        import numpy as np
+
+        with np.load(self.file(name)) as f:
+            return {k: f[k] for k in f.files}
+
+
+@dataclass
+class StageContext:
+    """What a running stage sees.
+
+    Attributes:
+        spec: the cell.
+        stage: this stage's registered name.
+        out: the folder to write artifacts into (renamed into the cache when ``run`` returns).
+        inputs: upstream stage name -> its finished ``Entry`` (active upstream stages only).
+        data_root: where the dataset files are.
+        progress: whether to show progress bars.
+        device: the torch device string ("cpu", "cuda", "cuda:1").
+    """
+
+    spec: "RunSpec"
+    stage: str
+    out: Path
+    inputs: dict[str, Entry] = field(default_factory=dict)
+    data_root: Optional[str] = None
+    progress: bool = False
+    device: str = "cpu"
+
+    @cached_property
+    def splits(self) -> dict[str, "Split"]:
+        """The dataset's splits (uint8 images, raw labels), loaded once per process."""
+        from .data import load_splits
+
+        return load_splits(self.spec.dataset, self.data_root)
+
+    @cached_property
+    def y(self) -> dict[str, "np.ndarray"]:
+        """Per split: 1 where the sample is the dataset's declared positive class, else 0."""
+        from .data import positive_labels
+
+        pos = self.spec.dataset.build().positive_label
+        return {s: positive_labels(v.labels, pos) for s, v in self.splits.items()}
+
+    def input(self, stage: str) -> Entry:
+        try:
+            return self.inputs[stage]
+        except KeyError:
+            raise KeyError(f"stage {self.stage!r} reads {stage!r}, which is not upstream of it in this cell") from None
+
+    def has_input(self, stage: str) -> bool:
+        return stage in self.inputs
+
+    def write_json(self, name: str, obj: Any) -> None:
+        from .store import atomic_write_json
+
+        atomic_write_json(self.out / name, obj)
+
+
+def row(split: str, metric: str, value: float, *, family: str = "info", calibrated: bool = False,
+        stat: str = "value", condition: str = "clean") -> dict:
+    """One typed result row (the run's axes are added by the runner)."""
+    return {"split": split, "metric": metric, "family": family, "calibrated": bool(calibrated), "stat": stat,
+            "condition": condition, "value": float(value)}

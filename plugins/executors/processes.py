@@ -1,0 +1,75 @@
+"""Run stage tasks in a pool of worker processes on this machine."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from harness import Executor, hookimpl
+
+
+def _init_worker(threads: int) -> None:
+    # Before torch loads in the worker: share the cores instead of oversubscribing them, and keep
+    # OpenMP from spinning while it waits (see harness/cli.py).
+    os.environ["BENCH_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+class ProcessesExecutor(Executor):
+    """A process pool (``concurrent.futures``, spawn start method) on one machine.
+
+    The runner hands it one level of the stage graph at a time, so upstream stages (one pretraining
+    for many probes) finish before the tasks that read them; the cache's per-entry locks keep two
+    workers from computing the same entry. Each worker uses ``cores // workers`` torch threads.
+    """
+
+    @dataclass(frozen=True)
+    class Config:
+        """Attributes: workers: worker processes (default: the number of CPU cores)."""
+
+        workers: Optional[int] = None
+
+        def __post_init__(self):
+            if self.workers is not None and self.workers < 1:
+                raise ValueError("workers must be >= 1")
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._pool = None
+
+    def _get_pool(self):
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            workers = self.config.workers or os.cpu_count() or 1
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_init_worker, initargs=(threads,))
+        return self._pool
+
+    def map(self, fn, items):
+        from concurrent.futures import as_completed
+
+        items = list(items)
+        if not items:
+            return
+        pool = self._get_pool()
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+@hookimpl
+def register_executors(register):
+    register("processes", ProcessesExecutor)
