@@ -3,8 +3,8 @@
 The public API is re-exported here; nothing in this package imports torch at import time.
 """
 from ._config import ConfigError
-from .components import (Augmentation, Calibrator, Component, Dataset, Encoder, Metric, Perturbation, Split,
-                         SSLMethod, ThresholdSelector)
+from .components import (Augmentation, Calibrator, Component, Dataset, Encoder, Metric, Perturbation,
+                         PerturbationSet, Split, SSLMethod, ThresholdSelector, perturbation_set)
 from .errors import DataError, StageFailed, UserError
 from .hookspecs import hookimpl
 from .plugins import get_plugin_manager, get_registry
@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Augmentation", "Calibrator", "Component", "ConfigError", "DataError", "Dataset", "Encoder", "Metric",
-    "Perturbation", "Registry", "RegistryError", "RunSpec", "SSLMethod", "Split", "StageFailed", "Suite",
-    "SuiteError", "ThresholdSelector", "UnknownComponentError", "UserError", "get_plugin_manager",
-    "get_registry", "hookimpl", "load_suite",
+    "Perturbation", "PerturbationSet", "Registry", "RegistryError", "RunSpec", "SSLMethod", "Split", "StageFailed",
+    "Suite", "SuiteError", "ThresholdSelector", "UnknownComponentError", "UserError", "get_plugin_manager",
+    "get_registry", "hookimpl", "load_suite", "perturbation_set",
 ]
