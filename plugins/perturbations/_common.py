@@ -109,5 +109,10 @@ def pixelate(x: "torch.Tensor", factor: float) -> "torch.Tensor":
 
     h, w = x.shape[-2:]
     small = (max(1, int(h / scale_length(1.0 / factor, h))), max(1, int(w / scale_length(1.0 / factor, w))))
-    # 'area' is torch's box filter (adaptive average pooling), the counterpart of PIL's Image.BOX.
+    # PIL's BOX filter averages when shrinking and copies the nearest pixel when enlarging. Torch's
+    # 'area' (adaptive average pooling) matches the shrink; for the enlargement, 'nearest-exact' would
+    # match PIL better at 224 px (0.6-1.0 vs 0.8-2.0 grey levels mean abs on PneumoniaMNIST), but at
+    # 28 px the ratios 28/24, 28/22, ... make it duplicate scattered rows and columns, and the error
+    # on real images stops rising with severity (8.0, 7.9, 7.8, 7.3, 9.3); 'area' blends the block
+    # edges instead and keeps the severities ordered.
     return F.interpolate(F.interpolate(x, size=small, mode="area"), size=(h, w), mode="area")
