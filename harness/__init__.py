@@ -6,7 +6,8 @@ torch at import time.
 from ._config import ConfigError, close_matches, did_you_mean, from_dict, to_dict
 from .axes import AXES, Axis
 from .components import (FAMILIES, ROWS, Augmentation, Calibrator, Component, Dataset, Encoder, Executor, Metric,
-                         Perturbation, Report, Split, SSLMethod, Stage, ThresholdSelector)
+                         Perturbation, PerturbationSet, Report, Split, SSLMethod, Stage, ThresholdSelector,
+                         perturbation_set)
 from .errors import DataError, StageFailed, UserError
 from .hookspecs import hookimpl
 from .model import CellModel, load_cell
@@ -23,10 +24,10 @@ __version__ = "0.2.0"
 
 __all__ = [
     "AXES", "Augmentation", "Axis", "Calibrator", "CellModel", "Component", "ConfigError", "DataError", "Dataset",
-    "Encoder", "Entry", "Executor", "FAMILIES", "Metric", "Perturbation", "ROWS", "Registry", "RegistryError",
+    "Encoder", "Entry", "Executor", "FAMILIES", "Metric", "Perturbation", "PerturbationSet", "ROWS", "Registry", "RegistryError",
     "Report", "RunSpec", "SSLMethod", "Split", "Stage", "StageContext", "StageFailed", "StageTask", "Suite",
     "SuiteError", "ThresholdSelector", "UnknownComponentError", "UserError", "as_arrays", "bootstrap_ci",
     "close_matches", "confusion_counts", "did_you_mean", "figures", "file_digest", "from_dict", "get_plugin_manager",
-    "get_registry", "hookimpl", "load_cell", "load_suite", "reporting", "row", "stage_graph", "stage_task",
+    "get_registry", "hookimpl", "load_cell", "load_suite", "perturbation_set", "reporting", "row", "stage_graph", "stage_task",
     "to_dict",
 ]

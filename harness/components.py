@@ -133,10 +133,98 @@ class Calibrator(Component):
 
 
 class Perturbation(Component):
-    """A test-time corruption of uint8 images at a given severity."""
+    """A test-time corruption of uint8 images at severity 1..5, deterministic per (seed, image index).
 
-    def apply(self, images: "np.ndarray", severity: int, rng: "np.random.Generator") -> "np.ndarray":
+    A subclass's ``Config`` is a frozen dataclass whose ``levels`` field holds the five per-severity
+    parameters (so a suite or a ``PerturbationSet`` can override them), and it implements
+    ``corrupt``; ``apply`` does the type, shape and seeding work. The built-in corruptions follow
+    MedMNIST-C (Di Salvo et al., 2024, https://arxiv.org/abs/2406.17536), whose parameters are set
+    for 224-px images; each spatial plugin states how it maps them to the image's own size.
+    """
+
+    severities: ClassVar[tuple[int, ...]] = (1, 2, 3, 4, 5)
+    #: True if the output depends on ``seed`` (noise, random angles or crop boxes).
+    stochastic: ClassVar[bool] = False
+
+    def level(self, severity: int) -> Any:
+        """The parameter for ``severity`` (1..5): ``config.levels[severity - 1]``."""
+        if severity not in self.severities:
+            raise ValueError(f"severity must be one of {self.severities}, got {severity!r}")
+        return self.config.levels[severity - 1]
+
+    def apply(self, images: "np.ndarray | torch.Tensor", severity: int, seed: int = 0,
+              indices: "np.ndarray | list[int] | None" = None) -> "np.ndarray | torch.Tensor":
+        """Corrupt a batch; the result has the input's type, dtype, shape and device.
+
+        Args:
+            images: uint8 ``(N, H, W)`` or ``(N, C, H, W)``, a numpy array or a torch tensor.
+            severity: 1 (mildest) to 5; 0 returns an unchanged copy (the clean reference).
+            seed: with ``indices``, fixes the randomness: image ``indices[i]`` gets the same noise
+                under the same seed whatever batch it is in (and at every severity).
+            indices: each image's index in its split, non-negative ints ``(N,)``; default ``0..N-1``.
+        """
+        import numpy as np
+        import torch
+
+        is_numpy = isinstance(images, np.ndarray)
+        t = torch.from_numpy(np.ascontiguousarray(images)) if is_numpy else images
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.ndim not in (3, 4):
+            raise ValueError(f"images must be uint8 (N, H, W) or (N, C, H, W), got "
+                             f"{getattr(images, 'dtype', type(images))} {tuple(getattr(images, 'shape', ()))}")
+        n = t.shape[0]
+        idx = np.arange(n, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.shape != (n,) or (n and idx.min() < 0):
+            raise ValueError(f"indices must be {n} non-negative ints, got shape {idx.shape}")
+        if severity == 0:
+            out = t.clone()
+        else:
+            level = self.level(severity)
+            x = (t if t.ndim == 4 else t[:, None]).to(torch.float32) / 255.0
+            y = self.corrupt(x, level, self.generators(seed, idx)) if n else x
+            out = (y.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).reshape(t.shape)
+        return out.numpy() if is_numpy else out
+
+    def generators(self, seed: int, indices: "np.ndarray") -> "list[np.random.Generator]":
+        """One numpy Generator per image, seeded from (seed, image index, this class's name)."""
+        import zlib
+
+        import numpy as np
+
+        salt = zlib.crc32(type(self).__name__.encode())
+        return [np.random.default_rng([int(seed), int(i), salt]) for i in indices]
+
+    def corrupt(self, x: "torch.Tensor", level: Any, rngs: "list[np.random.Generator]") -> "torch.Tensor":
+        """Corrupt float32 ``(N, C, H, W)`` in [0, 1] at one level; draw image i's randomness from ``rngs[i]``."""
         raise NotImplementedError
+
+
+class PerturbationSet(Component):
+    """A named list of perturbations with their levels, used as one line in a suite."""
+
+    #: (perturbation name, config overrides) pairs; a name appears at most once.
+    members: ClassVar[tuple[tuple[str, dict], ...]] = ()
+    #: the dataset the levels were chosen for ("" if any).
+    dataset: ClassVar[str] = ""
+
+    def build(self) -> "list[tuple[str, Perturbation]]":
+        """Each member's name and its built Perturbation; unknown names or options raise."""
+        from ._config import from_dict
+        from .plugins import get_registry
+
+        reg = get_registry("perturbations")
+        out = []
+        for name, overrides in self.members:
+            cls = reg.get(name)
+            out.append((name, cls(from_dict(cls.Config, dict(overrides), name))))
+        return out
+
+
+def perturbation_set(name: str) -> "list[tuple[str, Perturbation]]":
+    """Expand a registered perturbation set (e.g. ``"medmnistc_breast"``) into (name, Perturbation) pairs."""
+    from .plugins import get_registry
+
+    cls = get_registry("perturbation-sets").get(name)
+    return cls(cls.Config()).build()
 
 
 class ThresholdSelector(Component):
@@ -270,6 +358,7 @@ KINDS: dict[str, type] = {
     "augmentations": Augmentation,
     "calibrators": Calibrator,
     "perturbations": Perturbation,
+    "perturbation-sets": PerturbationSet,
     "threshold-selectors": ThresholdSelector,
     "metrics": Metric,
     "stages": Stage,

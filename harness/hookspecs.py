@@ -41,6 +41,11 @@ def register_perturbations(register):
 
 
 @hookspec
+def register_perturbation_sets(register):
+    """Register PerturbationSet subclasses by name."""
+
+
+@hookspec
 def register_threshold_selectors(register):
     """Register ThresholdSelector subclasses by name."""
 

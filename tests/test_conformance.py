@@ -65,8 +65,17 @@ def check_calibrators(cls, obj):
 
 def check_perturbations(cls, obj):
     x = _rng().integers(0, 256, (3, 28, 28), dtype=np.uint8)
-    out = obj.apply(x, 1, _rng())
-    assert out.shape == x.shape and out.dtype == np.uint8
+    assert tuple(cls.severities) == (1, 2, 3, 4, 5) and len(obj.config.levels) == 5
+    for severity in cls.severities:
+        out = obj.apply(x, severity, seed=0, indices=np.arange(3))
+        assert out.shape == x.shape and out.dtype == np.uint8
+
+
+def check_perturbation_sets(cls, obj):
+    members = obj.build()
+    assert members and len({name for name, _ in members}) == len(members)
+    for _, perturbation in members:
+        assert perturbation.apply(np.zeros((1, 28, 28), np.uint8), 5).shape == (1, 28, 28)
 
 
 def check_threshold_selectors(cls, obj):
