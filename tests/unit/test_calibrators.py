@@ -11,7 +11,7 @@ from plugins.calibrators.isotonic import IsotonicCalibration
 from plugins.calibrators.none import Identity
 from plugins.calibrators.platt import PlattScaling
 from plugins.calibrators.temperature import TemperatureScaling
-from harness.calibration import calibration_error
+from plugins.metrics._calibration import calibration_error
 
 FITTED = [TemperatureScaling, PlattScaling, IsotonicCalibration, HistogramBinning, BetaCalibration]
 

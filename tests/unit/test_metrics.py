@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from harness.calibration import bootstrap_ci, calibration_error, reliability_bins
+from harness.stats import bootstrap_ci
+from plugins.metrics._calibration import calibration_error, reliability_bins
 from plugins.metrics.auroc import AUROC
 from plugins.metrics.ece import ECE
 from plugins.metrics.ece_pos import PositiveClassECE

@@ -1,11 +1,17 @@
-"""Each stage's cache key changes with exactly the fields that stage reads."""
+"""The key-sensitivity table: for every axis and stage setting, which stage keys a change must move.
+
+Changing a field a stage does not read must leave that stage's key (and so its cached result)
+alone; changing one it reads must move its key and every key downstream. A settings field without a
+row here fails ``test_every_setting_has_a_row``.
+"""
 import dataclasses
 
 import pytest
 
-from harness.runner import stage_keys
+from harness import get_registry
+from harness.runner import cell_graph
 from harness.store import Store
-from harness.suite import load_suite
+from harness.suite import ComponentSpec, load_suite, settings_classes
 
 SUITE = """
 name: k
@@ -13,64 +19,113 @@ version: 1
 matrix:
   dataset: [breastmnist]
   encoder: [{name: smallcnn, width: 8}]
-  ssl: [simclr]
-  regime: [probe, finetune]
+  ssl: [simclr, none]
+  regime: [probe, finetune, all, head]
   augmentation: [aug_a]
   fraction: [0.1]
   seed: [0]
+exclude:
+  - {ssl: none, regime: [probe, finetune, head]}
 """
+PROBE = {"pretrain", "features", "probe", "calibrate", "evaluate"}
+FINETUNE = {"pretrain", "train", "calibrate", "evaluate"}
+SUPERVISED = {"train", "calibrate", "evaluate"}
 
 
-@pytest.fixture()
-def runs(tmp_path):
-    p = tmp_path / "k.yaml"
-    p.write_text(SUITE)
-    s = load_suite(p)
-    return {r.regime: r for r in s.runs}, Store(tmp_path / "cache")
+def comp(kind, name, **options):
+    cls = get_registry(kind).get(name)
+    return ComponentSpec(kind, name, cls.Config(**options))
 
 
-def _keys(spec, store):
-    return dataclasses.asdict(stage_keys(spec, store))
+def setting(key, **changes):
+    return lambda s: s.replace(**{key: dataclasses.replace(s.settings_for(key), **changes)})
 
 
-def changed(a, b):
-    return {k for k in a if a[k] != b[k]}
+# (cell, what changes, how, the stages whose keys must change); every other stage's key must not
+TABLE = [
+    ("probe", "fraction", lambda s: s.replace(fraction=0.5), {"probe", "calibrate", "evaluate"}),
+    ("probe", "seed", lambda s: s.replace(seed=3), {"probe", "calibrate", "evaluate"}),
+    ("probe", "calibrator", lambda s: s.replace(calibrator=comp("calibrators", "temperature")), {"calibrate", "evaluate"}),
+    ("probe", "threshold", lambda s: s.replace(threshold=comp("threshold-selectors", "youden")), {"evaluate"}),
+    ("probe", "ssl", lambda s: s.replace(ssl=comp("ssl-methods", "moco")), PROBE),
+    ("probe", "ssl options", lambda s: s.replace(ssl=comp("ssl-methods", "simclr", temperature=0.5)), PROBE),
+    ("probe", "ssl_augmentation", lambda s: s.replace(ssl_augmentation=comp("augmentations", "xray_ssl")), PROBE),
+    ("probe", "encoder", lambda s: s.replace(encoder=comp("encoders", "smallcnn", width=16)), PROBE),
+    ("probe", "dataset", lambda s: s.replace(dataset=comp("datasets", "pneumoniamnist")), PROBE),
+    ("probe", "pretrain.epochs", setting("pretrain", epochs=7), PROBE),
+    ("probe", "pretrain.batch_size", setting("pretrain", batch_size=32), PROBE),
+    ("probe", "pretrain.lr", setting("pretrain", lr=0.5), PROBE),
+    ("probe", "pretrain.weight_decay", setting("pretrain", weight_decay=0.5), PROBE),
+    ("probe", "pretrain.seed", setting("pretrain", seed=9), PROBE),
+    ("probe", "pretrain.max_images", setting("pretrain", max_images=64), PROBE),
+    ("probe", "probe.cs", setting("probe", cs=(1.0,)), {"probe", "calibrate", "evaluate"}),
+    ("probe", "probe.max_iter", setting("probe", max_iter=7), {"probe", "calibrate", "evaluate"}),
+    ("probe", "train.* (a probe trains no network)", setting("train", epochs=99, lr=0.5), set()),
+    ("probe", "eval.bootstrap", setting("eval", bootstrap=5), {"evaluate"}),
+    ("probe", "eval.ci_metrics", setting("eval", ci_metrics=("auroc",)), {"evaluate"}),
+    ("finetune", "augmentation", lambda s: s.replace(augmentation=comp("augmentations", "aug_b")),
+     {"train", "calibrate", "evaluate"}),
+    ("finetune", "fraction", lambda s: s.replace(fraction=0.5), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.epochs", setting("train", epochs=3), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.batch_size", setting("train", batch_size=3), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.lr", setting("train", lr=0.5), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.weight_decay", setting("train", weight_decay=0.5), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.encoder_lr_mult", setting("train", encoder_lr_mult=0.5), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.patience", setting("train", patience=2), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.class_weight", setting("train", class_weight="balanced"), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.min_steps_per_epoch", setting("train", min_steps_per_epoch=9), {"train", "calibrate", "evaluate"}),
+    ("finetune", "probe.cs (a finetune fits no probe)", setting("probe", cs=(1.0,)), set()),
+    ("finetune", "pretrain.epochs", setting("pretrain", epochs=7), FINETUNE),
+    ("all", "train.encoder_lr_mult (only finetune reads it)", setting("train", encoder_lr_mult=0.5), set()),
+    ("head", "train.encoder_lr_mult (only finetune reads it)", setting("train", encoder_lr_mult=0.5), set()),
+    ("all", "pretrain.epochs (no pretraining)", setting("pretrain", epochs=7), set()),
+    ("all", "augmentation", lambda s: s.replace(augmentation=comp("augmentations", "aug_b")), SUPERVISED),
+    ("all", "train.epochs", setting("train", epochs=3), SUPERVISED),
+]
 
 
-def test_fraction_and_seed_do_not_touch_pretraining_or_features(runs):
-    r, store = runs
-    base = _keys(r["probe"], store)
-    for field, value in (("fraction", 0.5), ("seed", 3)):
-        other = _keys(dataclasses.replace(r["probe"], **{field: value}), store)
-        assert changed(base, other) == {"model", "calibrate", "evaluate"}
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory):
+    d = tmp_path_factory.mktemp("k")
+    (d / "k.yaml").write_text(SUITE)
+    return {r.regime: r for r in load_suite(d / "k.yaml").runs}, Store(d / "cache")
 
 
-def test_downstream_choices_only_touch_downstream_stages(runs):
-    r, store = runs
-    base = _keys(r["finetune"], store)
-    cal = dataclasses.replace(r["finetune"], calibrator=dataclasses.replace(r["finetune"].calibrator, name="temperature"))
-    assert changed(base, _keys(cal, store)) == {"calibrate", "evaluate"}
-    thr = dataclasses.replace(r["finetune"], threshold=dataclasses.replace(r["finetune"].threshold, name="youden"))
-    assert changed(base, _keys(thr, store)) == {"evaluate"}
+def keys(spec, store):
+    return {n: node.key for n, node in cell_graph(spec, store).items()}
 
 
-def test_pretrain_settings_change_everything_downstream(runs):
-    r, store = runs
-    base = _keys(r["probe"], store)
-    other = dataclasses.replace(r["probe"], pretrain=dataclasses.replace(r["probe"].pretrain, epochs=7))
-    assert changed(base, _keys(other, store)) == {"pretrain", "features", "model", "calibrate", "evaluate"}
+@pytest.mark.parametrize("cell,what,change,expected", TABLE, ids=[f"{c}-{w}" for c, w, _, _ in TABLE])
+def test_key_sensitivity(cells, cell, what, change, expected):
+    runs, store = cells
+    base = keys(runs[cell], store)
+    other = keys(change(runs[cell]), store)
+    assert set(base) == set(other)
+    assert {s for s in base if base[s] != other[s]} == expected
 
 
-def test_probe_ignores_train_settings_and_augmentation(runs):
-    r, store = runs
-    base = _keys(r["probe"], store)
-    other = dataclasses.replace(r["probe"], train=dataclasses.replace(r["probe"].train, epochs=99))
-    assert changed(base, _keys(other, store)) == set()
-    assert r["probe"].augmentation.name == "none"  # probes never see training augmentation
+def test_every_setting_has_a_row():
+    covered = {w.split(" ")[0] for _, w, _, _ in TABLE}
+    for key, cls in settings_classes().items():
+        for f in dataclasses.fields(cls):
+            assert f"{key}.{f.name}" in covered or f"{key}.*" in covered, f"no key-sensitivity row for {key}.{f.name}"
+
+
+def test_the_graph_of_each_regime(cells):
+    runs, store = cells
+    assert list(keys(runs["probe"], store)) == ["pretrain", "features", "probe", "calibrate", "evaluate"]
+    assert list(keys(runs["finetune"], store)) == ["pretrain", "train", "calibrate", "evaluate"]
+    assert list(keys(runs["all"], store)) == ["train", "calibrate", "evaluate"]
+
+
+def test_unread_axes_are_blanked(cells):
+    runs, _ = cells
+    assert runs["probe"].augmentation is None and runs["probe"].labels()["augmentation"] == "-"
+    assert runs["all"].ssl_augmentation is None and runs["all"].labels()["ssl_augmentation"] == "-"
+    assert runs["all"].labels()["ssl"] == "none"
 
 
 def test_a_new_weights_file_means_a_new_key(tmp_path, monkeypatch):
-    from harness.suite import ComponentSpec
     from plugins.encoders.timm_encoder import ResNet18
 
     w = tmp_path / "w.safetensors"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from harness.stages.data import label_subset, positive_labels
+from harness.data import label_subset, positive_labels
 
 
 @pytest.mark.parametrize("fraction", [0.01, 0.02, 0.05, 0.1, 0.2, 0.5])

@@ -59,7 +59,7 @@ def test_ssl_augmentation_auto_uses_the_dataset_default(tmp_path):
     ssl_runs = [r for r in s.runs if r.ssl.name == "simclr"]
     assert {(r.dataset.name, r.ssl_augmentation.name) for r in ssl_runs} == {
         ("breastmnist", "ultrasound_ssl"), ("pneumoniamnist", "xray_ssl")}
-    assert all(r.ssl_augmentation.name == "none" for r in s.runs if r.ssl.is_none)
+    assert all(r.ssl_augmentation is None for r in s.runs if r.ssl.name == "none")
 
 
 BAD = [
