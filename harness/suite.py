@@ -106,6 +106,14 @@ class RunSpec:
     def axes(self) -> dict[str, Any]:
         return dict(self.values)
 
+    def replace(self, **changes) -> "RunSpec":
+        """A copy with some axis values and/or settings replaced (``spec.replace(seed=1, train=...)``)."""
+        values = tuple((k, changes.pop(k) if k in changes else v) for k, v in self.values)
+        settings = tuple((k, changes.pop(k) if k in changes else v) for k, v in self.settings)
+        if changes:
+            raise TypeError(f"no axis or settings named {', '.join(changes)}")
+        return dataclasses.replace(self, values=values, settings=settings)
+
     def settings_for(self, key: str):
         for k, v in self.settings:
             if k == key:
