@@ -135,13 +135,13 @@ def _cmd_run(args) -> int:
         n_cached = sum(c for _, c in cells)
         print(f"{len(cells)} cells: {n_cached} cached, {len(cells) - n_cached} to run")
         return 0
+    preflight(suite)  # like `bench validate`: every suite problem before anything is written
     _check_writable(out, cache)
-    # Fail fast on missing data, before anything is written or trained.
+    # Fail fast on missing data, before anything is trained.
     from .stages.data import load_splits
 
     for ds in suite.datasets:
         load_splits(ds, root)
-    preflight(suite)
     summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress)
     print(f"{suite.name}: {summary.total} cells ({summary.cached} were cached, {len(summary.failed)} failed) "
           f"in {summary.seconds:.1f} s")
