@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .errors import UserError
 
-class ConfigError(ValueError):
-    """A user-fixable problem in a config value; ``field`` is a dotted path."""
+
+class ConfigError(UserError, ValueError):
+    """A user-fixable problem in a config value; ``field`` is a dotted path.
+
+    A component's ``check()`` may raise it too (``ConfigError("model", "unknown ...")``), so that the
+    pre-flight message names the suite file and the option, like a bad value found while loading.
+    """
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}" if field else message)
@@ -60,7 +67,9 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
             try:
                 return _coerce(value, arg, field)
             except ConfigError as exc:
-                errors.append(exc.message)
+                errors.append(exc)
+        if len(errors) == 1:  # Optional[X]: X's own message says more than "expected X | None"
+            raise errors[0]
         raise ConfigError(field, f"expected {_type_name(tp)}, got {value!r}")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
@@ -85,14 +94,25 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
             return int(value)
         raise ConfigError(field, f"expected an integer, got {value!r}")
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = value
+        elif isinstance(value, str):
             try:  # YAML 1.1 reads "1e-3" as a string
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(field, f"expected a number, got {value!r}")
+        if number is None:
+            raise ConfigError(field, f"expected a number, got {value!r}")
+        try:
+            number = float(number)
+        except OverflowError:  # an integer beyond float range
+            number = math.inf
+        # NaN passes every "> 0" check in a __post_init__ and inf turns into NaN losses at run time:
+        # both are refused here, for every float field of every config.
+        if not math.isfinite(number):
+            raise ConfigError(field, f"must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value

@@ -2,11 +2,28 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import UserError
+
+INTERRUPTED = "interrupted; finished cells are cached, rerun to resume"
+#: OSErrors a user causes or can fix (a bad --out, a read-only or full disk): one line and exit 2.
+#: Any other OSError is left as a traceback, since it is more likely a bug.
+USER_OS_ERRORS = {errno.ENOSPC, errno.EACCES, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EDQUOT,
+                  errno.EPERM, errno.ENAMETOOLONG}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler's stop), raised like Ctrl-C so every cleanup path runs the same way."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,10 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="worker processes for the processes executor")
     r.add_argument("--retry-failed", action="store_true",
                    help="recompute stages that failed in an earlier run (failures are cached otherwise)")
+    r.add_argument("--max-cells", type=_max_cells, default=None, metavar="N",
+                   help="refuse a matrix of more than N cells (default: harness.suite.DEFAULT_MAX_CELLS)")
 
     v = sub.add_parser("validate", help="check suites (YAML, plugins, options, data root); exit 2 on problems")
     v.add_argument("suites", nargs="+")
     v.add_argument("--data-root")
+    v.add_argument("--max-cells", type=_max_cells, default=None, metavar="N", help="as for run")
 
     ls = sub.add_parser("ls", help="list registered components of a kind (or the kinds)")
     ls.add_argument("kind", nargs="?")
@@ -37,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("suite")
     lb.add_argument("--out", default=".")
     lb.add_argument("--data-root")
+    lb.add_argument("--max-cells", type=_max_cells, default=None, metavar="N", help="as for run")
 
     pl = sub.add_parser("plugins", help="show loaded plugin packages (and broken ones) and what each registered")
     pl.add_argument("--citations", action="store_true", help="print one reference per shipped method")
@@ -51,14 +72,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _max_cells(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``bench`` command; returns the exit code.
+
+    0 ok; 1 every cell failed; 2 a problem the user can fix (one ``error:`` line, no traceback);
+    130 Ctrl-C and 143 SIGTERM, both after the cleanup that an exception unwinding runs.
+    """
     # OpenMP threads that spin while waiting turn any CPU contention (a second job, a test run) into
     # 10-20x slowdowns on a 2-core machine; measured here: a ResNet-18 epoch went from 2 s to 45 s
     # under contention with the default policy, and stayed at 4 s with PASSIVE. Must be set before
     # torch loads its OpenMP runtime.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    args = _parser().parse_args(argv)
+    # SIGTERM's default is to die on the spot, skipping every `finally`; as an exception it unwinds
+    # like Ctrl-C. Signal handlers can only be set from the main thread (tests may call main elsewhere).
+    in_main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
+    args = None
     try:
+        args = _parser().parse_args(argv)
         return _COMMANDS[args.cmd](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -70,9 +111,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         raise
-    except KeyboardInterrupt:
-        print("interrupted; finished cells are cached, rerun to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(INTERRUPTED, file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except OSError as exc:
+        if exc.errno not in USER_OS_ERRORS:
+            raise
+        # a failed write() names no file: the output folder is the best guess at which disk is meant
+        path = exc.filename or getattr(args, "out", None)
+        where = f"{path}: " if path else ""
+        print(f"error: {where}{exc.strerror or os.strerror(exc.errno)} (finished cells are cached; "
+              "fix this and rerun to resume)", file=sys.stderr)
+        return 2
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
 
 
 def _cmd_run(args) -> int:
@@ -82,7 +135,7 @@ def _cmd_run(args) -> int:
     from .suite import load_suite, resolve_data_root
 
     root = resolve_data_root(args.data_root)
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, **_limits(args))
     out = Path(args.out)
     cache = cache_dir_for(out, args.cache_dir)
     executor = get_executor(args.executor, {"workers": args.workers} if args.workers else None)
@@ -105,12 +158,13 @@ def _cmd_run(args) -> int:
             todo = ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing"
             print(f"{len(cells)} cells: {n_cached} cached, {len(cells) - n_cached} to run; stages to compute: {todo}")
         return 0
-    # Fail fast on missing data, before anything is written or trained.
+    preflight(suite)  # like `bench validate`: every suite problem before anything is written
+    _check_writable(out, cache)
+    # Fail fast on missing data, before anything is trained.
     from .data import load_splits
 
     for ds in suite.datasets:
         load_splits(ds, root)
-    preflight(suite)
     summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress,
                         executor=executor, retry_failed=args.retry_failed)
     print(f"{suite.name}: {summary.total} cells ({summary.cached} were cached, {len(summary.failed)} failed) "
@@ -137,16 +191,47 @@ def _run_label(spec) -> str:
     return run_id(spec)
 
 
+def _limits(args) -> dict:
+    return {} if getattr(args, "max_cells", None) is None else {"max_cells": args.max_cells}
+
+
+def _check_writable(*dirs: Path) -> None:
+    """Create the output folders and a probe file in each, so that an --out under a file or in a
+    read-only place fails in a second rather than after the data has loaded; the OSError (with the
+    folder as its filename) becomes a one-line message in ``main``."""
+    import tempfile
+
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+        try:
+            with tempfile.NamedTemporaryFile(dir=d, prefix=".bench-write-probe-"):
+                pass
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(d)) from None
+
+
 def preflight(suite) -> None:
-    """Each distinct component's own pre-flight check (weights files and the like)."""
-    from .suite import ComponentSpec
+    """Each distinct component's own pre-flight check (model names, weights files and the like).
+
+    A problem is reported like a suite error: the suite file and the field that names the component.
+    """
+    from ._config import ConfigError
+    from .suite import ComponentSpec, SuiteError
 
     seen = set()
     for run in suite.runs:
-        for _, spec in run.values:
+        for axis, spec in run.values:
             if isinstance(spec, ComponentSpec) and spec not in seen:
                 seen.add(spec)
-                spec.build().check()
+                where = spec.where or f"matrix.{axis}"
+                try:
+                    spec.build().check()
+                except ConfigError as exc:
+                    raise SuiteError(suite.path, f"{where}.{exc.field}" if exc.field else where, exc.message) from None
+                except SuiteError:
+                    raise
+                except UserError as exc:
+                    raise SuiteError(suite.path, where, str(exc)) from None
 
 
 def _cmd_validate(args) -> int:
@@ -154,7 +239,7 @@ def _cmd_validate(args) -> int:
 
     root = resolve_data_root(args.data_root)
     for path in args.suites:
-        suite = load_suite(path)
+        suite = load_suite(path, **_limits(args))
         if root is not None:  # the default root would download; an explicit one must hold the files
             from .data import load_splits
 
@@ -187,7 +272,7 @@ def _cmd_leaderboard(args) -> int:
     from .suite import load_suite, resolve_data_root
 
     root = resolve_data_root(args.data_root)
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, **_limits(args))
     df, fdf = load_results(Path(args.out), suite)
     for p in build_leaderboards(suite, Path(args.out), root, df, fdf):
         print(f"leaderboard: {p}")

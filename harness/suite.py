@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ class ComponentSpec:
     kind: str
     name: str
     config: Any = None
+    #: where the suite names it (``matrix.encoder[1]``), for pre-flight messages; not part of its identity
+    where: str = field(default="", compare=False, repr=False)
 
     def options(self) -> dict:
         return to_dict(self.config) if self.config is not None else {}
@@ -233,17 +236,165 @@ class Suite:
 
 
 # -- loading ---------------------------------------------------------------------------------
+#: Deeper YAML nesting than this is refused: no real suite comes near it, and unbounded nesting
+#: ends in a RecursionError (PyYAML's composer recurses once per level).
+MAX_YAML_DEPTH = 50
+#: Refused beyond this many nodes once aliases are expanded ("billion laughs": a few lines of
+#: anchors that expand to 10**9 values and exhaust memory when the suite is merged and hashed).
+MAX_YAML_NODES = 1_000_000
+#: An include chain longer than this is refused (cycles are reported separately).
+MAX_INCLUDE_DEPTH = 20
+#: Default cap on a matrix's cell count (the product of its axis sizes, before exclusions);
+#: ``bench run/validate --max-cells N`` raises it. The largest shipped suite has a few hundred cells;
+#: 10,000 cells is already days of CPU time, and a typo such as ``seed: [0, ..., 999]`` times a few
+#: axes would otherwise spend minutes and gigabytes just expanding the product.
+DEFAULT_MAX_CELLS = 10_000
+
+
+class _YAMLProblem(yaml.YAMLError):
+    """A structural problem found while reading YAML; ``field`` is the dotted path to it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys and pathological nesting or alias expansion.
+
+    PyYAML keeps the last of two equal keys without a word, so a suite with ``lr`` set twice runs
+    with whichever came last; here it is an error with both line numbers.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._path: list = []  # the key (ScalarNode), list index (int) or None (a key itself) per level
+
+    def _field(self, extra: Any = None) -> str:
+        segs = [seg for seg in [*self._path, extra] if isinstance(seg, (int, yaml.ScalarNode))]
+        out = ""
+        for seg in segs[:8]:
+            if isinstance(seg, int):
+                out += f"[{seg}]"
+            elif isinstance(seg, yaml.ScalarNode):
+                out += f".{seg.value}" if out else str(seg.value)
+        return out + ("..." if len(segs) > 8 else "")
+
+    def compose_node(self, parent, index):
+        if len(self._path) >= MAX_YAML_DEPTH:
+            mark = self.peek_event().start_mark
+            raise _YAMLProblem(self._field(), f"nested deeper than {MAX_YAML_DEPTH} levels "
+                                              f"(line {mark.line + 1}); a suite is a few levels deep")
+        self._path.append(index)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._path.pop()
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first: dict = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # complex keys are refused later; ``<<`` merges are meant to be overridden
+            key = self.construct_object(key_node)
+            try:
+                prev = first.setdefault(key, key_node)
+            except TypeError:
+                continue
+            if prev is not key_node:
+                raise _YAMLProblem(self._field(key_node),
+                                   f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                                   f"(first at line {prev.start_mark.line + 1}); YAML would silently keep "
+                                   "the last one: delete one of them")
+        return node
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _check_expansion(node)
+        return node
+
+
+def _children(n) -> list:
+    if isinstance(n, yaml.SequenceNode):
+        return n.value
+    if isinstance(n, yaml.MappingNode):
+        return [c for kv in n.value for c in kv]
+    return []
+
+
+def _check_expansion(root) -> None:
+    """Refuse a node graph that aliases turn into a cycle, or into too deep or too big a value.
+
+    Iterative and memoized per node, so it is linear in the file however large the expansion.
+    """
+    done: dict[int, tuple[int, int]] = {}  # id -> (expanded size, expanded depth)
+    active: set[int] = set()  # nodes whose subtree is being walked: meeting one again is a cycle
+    stack = [(root, False)]
+    while stack:
+        n, finished = stack.pop()
+        if finished:
+            kids = [done[id(k)] for k in _children(n)]
+            size = min(1 + sum(k[0] for k in kids), MAX_YAML_NODES + 1)
+            depth = 1 + max((k[1] for k in kids), default=0)
+            active.discard(id(n))
+            done[id(n)] = (size, depth)
+            where = f"line {n.start_mark.line + 1}"
+            if depth > MAX_YAML_DEPTH:
+                raise _YAMLProblem("", f"{where}: nested deeper than {MAX_YAML_DEPTH} levels once aliases are expanded")
+            if size > MAX_YAML_NODES:
+                raise _YAMLProblem("", f"{where}: more than {MAX_YAML_NODES:,} values once aliases are expanded")
+            continue
+        if id(n) in active:
+            raise _YAMLProblem("", f"line {n.start_mark.line + 1}: an alias refers to a value that contains it "
+                                   "(a recursive structure)")
+        if id(n) in done:
+            continue
+        active.add(id(n))
+        stack.append((n, True))
+        stack.extend((k, False) for k in _children(n))
+
+
+def load_yaml(path: Path) -> Any:
+    """One YAML document, strictly: duplicate keys, deep nesting and alias bombs raise ``_YAMLProblem``."""
+    loader = _StrictLoader(path.read_text(encoding="utf-8"))
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _include_root(top: Path) -> Path:
+    """The tree a suite's includes must stay in: its project (the nearest folder above the suite with a
+    ``pyproject.toml`` or ``.git``, so ``suites/optional/x.yaml`` may include ``../base.yaml``), else
+    the suite's own folder."""
+    for d in top.parents:
+        if (d / "pyproject.toml").is_file() or (d / ".git").exists():
+            return d
+    return top.parent
+
+
 def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict:
     if path in chain:
         cycle = " -> ".join(str(p) for p in chain + (path,))
         raise SuiteError(chain[-1], "include", f"include cycle: {cycle}")
+    if chain:
+        root = _include_root(chain[0])
+        if not path.is_relative_to(root):
+            raise SuiteError(chain[-1], "include", f"{path} is outside the suite's tree {root}; "
+                                                   "includes must stay inside it (copy the file in)")
+        if len(chain) > MAX_INCLUDE_DEPTH:
+            raise SuiteError(chain[-1], "include", f"includes nested deeper than {MAX_INCLUDE_DEPTH} files")
     if not path.is_file():
         where = chain[-1] if chain else path
         raise SuiteError(where, "include" if chain else "", f"file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
     except (UnicodeDecodeError, OSError) as exc:
         raise SuiteError(path, "", f"cannot read the file: {exc}") from None
+    except _YAMLProblem as exc:
+        raise SuiteError(path, exc.field, exc.message) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -305,7 +456,7 @@ def _component(kind: str, value: Any, file: Path, where: str) -> ComponentSpec:
         config = from_dict(cls.Config, options, "")
     except ConfigError as exc:
         raise SuiteError(file, f"{where}.{exc.field}" if exc.field else where, exc.message) from None
-    return ComponentSpec(kind, name, config)
+    return ComponentSpec(kind, name, config, where=where)
 
 
 def _settings(data: dict, file: Path, where: str, base: dict | None = None) -> dict:
@@ -419,8 +570,13 @@ def _normalise(cell: dict, file: Path, stages: tuple[str, ...]) -> dict:
     return {a: (v if a in read else None) for a, v in cell.items()}
 
 
-def load_suite(path: str | os.PathLike) -> Suite:
-    """Read, merge includes, validate every component and expand the matrix."""
+def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> Suite:
+    """Read, merge includes, validate every component and expand the matrix.
+
+    Args:
+        path: the suite's YAML file.
+        max_cells: refuse a matrix whose product of axis sizes (before exclusions) is larger.
+    """
     file = Path(path)
     data = _read_yaml(file.resolve(), ())
     keys = top_keys()
@@ -441,6 +597,7 @@ def load_suite(path: str | os.PathLike) -> Suite:
         if axis not in AXIS_NAMES:
             raise SuiteError(file, f"matrix.{axis}", f"unknown axis {axis!r}{did_you_mean(str(axis), AXIS_NAMES)}"
                              + f" (axes: {', '.join(AXIS_NAMES)})")
+    _check_cell_count(matrix, file, max_cells)
     axes: dict[str, list] = {}
     for ax in AXES:
         if ax.name in matrix:
@@ -521,6 +678,16 @@ def load_suite(path: str | os.PathLike) -> Suite:
     return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
                  path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports,
                  stages=stages)
+
+
+def _check_cell_count(matrix: dict, file: Path, max_cells: int) -> None:
+    """Refuse a matrix bigger than ``max_cells`` from the axis sizes alone, before anything is expanded."""
+    sizes = {a: len(v) if isinstance(v, list) else 1 for a, v in matrix.items()}
+    cells = math.prod(sizes.values())
+    if cells > max_cells:
+        big = " x ".join(f"{a} {n}" for a, n in sizes.items() if n > 1)
+        raise SuiteError(file, "matrix", f"{cells:,} cells ({big}) is more than the limit of {max_cells:,}; "
+                                         "shrink an axis, or pass --max-cells N if you mean it")
 
 
 def _stages(raw: Any, file: Path) -> tuple[str, ...]:

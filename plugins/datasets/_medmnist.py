@@ -1,13 +1,52 @@
 """Shared loader for MedMNIST 2D binary datasets (private: not a plugin itself)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
 from harness import Dataset, Split
 from harness import DataError
 from harness import file_digest
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM until the block ends, then deliver the first one to the usual handler.
+
+    Only in the main thread (the only one Python delivers signals to); elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if pending:
+            signal.raise_signal(pending[0])  # KeyboardInterrupt (or bench's SIGTERM handler) from here
+
+
+def _import_medmnist():
+    """``import medmnist.dataset``, with Ctrl-C held until it is done.
+
+    medmnist's ``__init__`` imports its datasets (and with them torch, ~2-4 s) inside a bare
+    ``except:`` that prints "Please install the required packages" and carries on: a Ctrl-C in
+    those seconds is swallowed and leaves a half-imported package. Any import of a medmnist
+    submodule runs that ``__init__`` first, so the signal is deferred instead and re-raised after.
+    Importing ``medmnist.dataset`` explicitly also surfaces a real ImportError that the bare
+    ``except:`` would have hidden.
+    """
+    with _signals_deferred():
+        import medmnist.dataset as dataset
+    return dataset
 
 
 @dataclass(frozen=True)
@@ -30,7 +69,7 @@ class MedMNISTDataset(Dataset):
         return f"{self.flag}.npz" if s == 28 else f"{self.flag}_{s}.npz"
 
     def load(self, root: str | None) -> dict[str, Split]:
-        import medmnist
+        datasets = _import_medmnist()
         from medmnist.info import DEFAULT_ROOT, INFO
 
         info = INFO[self.flag]
@@ -45,7 +84,7 @@ class MedMNISTDataset(Dataset):
             raise DataError(f"data root {root} does not exist; {how}")
         if not download and not os.path.isfile(path):
             raise DataError(f"{self.flag} at size {size}: file {path} is missing; {how}")
-        cls = getattr(medmnist, info["python_class"])
+        cls = getattr(datasets, info["python_class"])
         try:
             if download and not os.path.isfile(path):
                 cls(split="train", root=root, size=size, download=True)  # medmnist's real download

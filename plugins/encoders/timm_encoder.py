@@ -5,9 +5,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from harness import Encoder
-from harness import UserError
-from harness import hookimpl
+from harness import ConfigError, Encoder, UserError, close_matches, hookimpl
 
 
 @dataclass(frozen=True)
@@ -42,19 +40,25 @@ class TimmEncoder(Encoder):
         return {"weights_sha256": file_digest(path)}
 
     def check(self) -> None:
+        """Pre-flight: the model name exists in timm and a ``weights`` file is there.
+
+        Not in ``TimmConfig`` itself: asking timm imports torch, and loading a suite must not.
+        Raises ConfigError naming the option, which ``bench validate``/``run`` report with the suite
+        file and field.
+        """
         import timm
 
-        if self.config.model not in timm.list_models():
-            from harness import close_matches
-
-            hint = close_matches(self.config.model, timm.list_models())
-            raise UserError(f"unknown timm model {self.config.model!r}"
-                            + (f"; did you mean {', '.join(hint)}?" if hint else ""))
+        models = timm.list_models()
+        if self.config.model not in models:
+            hint = close_matches(self.config.model, models)
+            raise ConfigError("model", f"unknown timm model {self.config.model!r}"
+                              + (f"; did you mean {', '.join(hint)}?" if hint else "")
+                              + " (timm.list_models() has every name)")
         path = self.weights_path()
         if path is not None and not os.path.isfile(path):
-            raise UserError(f"encoder {self.config.model!r}: weights file not found: {path} (from {self.config.weights!r}); "
-                            "save the weights on a machine that can download them, e.g. "
-                            "timm.create_model(NAME, pretrained=True) then safetensors.torch.save_file(model.state_dict(), PATH)")
+            raise ConfigError("weights", f"weights file not found: {path} (from {self.config.weights!r}); "
+                              "save the weights on a machine that can download them, e.g. "
+                              "timm.create_model(NAME, pretrained=True) then safetensors.torch.save_file(model.state_dict(), PATH)")
 
     def build(self, in_chans: int):
         import timm

@@ -1,225 +1,308 @@
-"""Helpers shared by the reports: model keys, seed summaries, run folders, markdown bits."""
+"""Helpers shared by the report plugins, on top of the public ``harness.reporting`` API.
+
+Model keys are tuples over ``reporting.model_axes()``; reports pick metrics by family and the
+reference calibrator / threshold selector by the registry's declared defaults, never by name.
+"""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from . import ReportContext
+from harness import get_registry, reporting
 
-#: the axes that identify a model (everything but calibrator, threshold selector and seed)
-MODEL_AXES = ("dataset", "encoder", "ssl", "ssl_augmentation", "regime", "augmentation", "fraction")
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
 #: labelled fractions preferred when a report caps its number of figures
 PREFERRED_FRACTIONS = (1.0, 0.1)
+#: reliability bins: 15 equal-width bins over [0, 1], top-label form (as the ``ece`` metric's default)
+BINS = 15
 
 
-def _datasets(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df["dataset"])) if len(df) else []
+# --- rows and model keys ---------------------------------------------------------------------------
 
-
-def _model_columns(df: pd.DataFrame) -> list[str]:
-    """Model axes (without dataset) that vary in the suite; at least ``encoder`` so a row has a name."""
-    cols = [a for a in MODEL_AXES[1:] if a in df and df[a].nunique(dropna=False) > 1]
-    return cols or ["encoder"]
-
-
-def _models(df: pd.DataFrame, dataset: str | None = None) -> list[tuple]:
-    """Model keys (tuples in MODEL_AXES order) in the order they first appear."""
-    d = df if dataset is None else df[df["dataset"] == dataset]
-    return list(dict.fromkeys(map(tuple, d[list(MODEL_AXES)].itertuples(index=False, name=None))))
-
-
-def _select(df: pd.DataFrame, **labels) -> pd.DataFrame:
-    """Rows whose label columns equal the given values (compared as strings, so 1.0 == "1.0")."""
-    mask = np.ones(len(df), dtype=bool)
-    for k, v in labels.items():
-        mask &= (df[k].astype(str) == str(v)).to_numpy()
-    return df[mask]
-
-
-def _model_filter(df: pd.DataFrame, key: tuple) -> pd.DataFrame:
-    return _select(df, **dict(zip(MODEL_AXES, key)))
-
-
-def _model_cells(key: tuple, cols: list[str]) -> list[str]:
-    lab = dict(zip(MODEL_AXES, key))
-    return [_pv(lab[c]) for c in cols]
-
-
-def _model_name(key: tuple) -> str:
-    """Human-readable short id: ``encoder ssl(+aug) regime aug f<fraction>``."""
-    lab = dict(zip(MODEL_AXES, key))
-    ssl = "sup" if lab["ssl"] == "none" else f"{lab['ssl']}" + (
-        f"+{lab['ssl_augmentation']}" if lab["ssl_augmentation"] not in ("-", "auto") else "")
-    return " ".join([str(lab["encoder"]), ssl, str(lab["regime"]), str(lab["augmentation"]),
-                     f"f{float(lab['fraction']):g}"])
-
-
-def _model_id(key: tuple) -> str:
-    """File-name-safe short model id (as in run ids, without seed, calibrator and selector)."""
-    return _slug(_model_name(key).replace(" ", "-"))
-
-
-def _slug(s: str) -> str:
-    s = str(s).replace("(", "_").replace(")", "").replace("=", "").replace(",", "_").replace("/", "_")
-    return re.sub(r"[^A-Za-z0-9._+-]", "_", s)
-
-
-def _pv(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def _prefer(keys: Iterable[tuple], limit: int) -> list[tuple]:
-    """At most ``limit`` model keys (or tuples starting with one), fractions 1.0 and 0.1 first."""
-    keys = list(keys)
-
-    def rank(k):
-        f = float(dict(zip(MODEL_AXES, k[0] if isinstance(k[0], tuple) else k))["fraction"])
-        pref = [i for i, p in enumerate(PREFERRED_FRACTIONS) if np.isclose(f, p)]
-        return pref[0] if pref else len(PREFERRED_FRACTIONS)
-
-    return sorted(keys, key=rank)[:limit]  # sorted is stable: suite order within each fraction
-
-
-def _ordered(values: Iterable) -> list:
+def ordered(values: Iterable) -> list:
     return list(dict.fromkeys(values))
 
 
-def _reference_calibrator(d: pd.DataFrame) -> str:
-    """``none`` when the suite has it (raw model output), else the first calibrator present."""
-    cals = _ordered(d["calibrator"].astype(str))
-    return "none" if "none" in cals else cals[0]
+def model_axes() -> tuple[str, ...]:
+    return reporting.model_axes()
 
 
-def _lowest_seed(d: pd.DataFrame) -> int:
-    return int(pd.to_numeric(d["seed"]).min())
+def models(df: pd.DataFrame, dataset: Optional[str] = None) -> list[tuple]:
+    """Model keys (tuples over ``model_axes()``, as strings) in the order they first appear."""
+    d = df if dataset is None else df[df["dataset"].astype(str) == str(dataset)]
+    axes = list(model_axes())
+    return ordered(tuple(str(v) for v in r) for r in d[axes].itertuples(index=False, name=None))
 
 
-def _summary(df: pd.DataFrame, by: list[str], metrics: Iterable[str], split: str | None) -> dict:
-    """``{(by values..., metric): (mean, std, n)}`` over seeds.
+def model_rows(df: pd.DataFrame, key: tuple) -> pd.DataFrame:
+    return reporting.select(df, calibrated=None, stat=None, condition=None, **dict(zip(model_axes(), key)))
 
-    Rows that differ only in axes outside ``by`` (e.g. threshold selectors for a calibration metric,
-    which does not depend on them) are averaged within a seed first, so n counts seeds, not cells.
+
+def varying(df: pd.DataFrame, axes: Iterable[str]) -> list[str]:
+    """The axes of ``axes`` that take more than one value in ``df``."""
+    return [a for a in axes if a in df and df[a].astype(str).nunique() > 1]
+
+
+def fraction_text(v) -> str:
+    """A labelled fraction as a percentage: ``0.05`` -> ``5 %``."""
+    try:
+        return f"{float(v) * 100:g} %"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def reference_calibrator(df: pd.DataFrame) -> str:
+    """The registry's default calibrator (no calibration) when the rows have it, else the first present."""
+    cals = ordered(df["calibrator"].astype(str))
+    ref = reporting.default_name("calibrators")
+    return ref if ref in cals or not cals else cals[0]
+
+
+def reference_selector(df: pd.DataFrame) -> str:
+    sels = ordered(df["threshold"].astype(str))
+    ref = reporting.default_name("threshold-selectors")
+    return ref if ref in sels or not sels else sels[0]
+
+
+def lowest_seed_rows(d: pd.DataFrame) -> pd.DataFrame:
+    if d.empty:
+        return d
+    seeds = pd.to_numeric(d["seed"], errors="coerce")
+    return d[seeds == seeds.min()]
+
+
+def best_model(df: pd.DataFrame, dataset: str) -> Optional[tuple]:
+    """The model with the best mean test primary metric (reference calibrator rows; ties: suite order)."""
+    metric = reporting.primary_metric()
+    d = reporting.select(df, metric=metric, split="test", dataset=dataset)
+    if d.empty:
+        return None
+    d = d[d["calibrator"].astype(str) == reference_calibrator(d)]
+    axes = list(model_axes())
+    s = reporting.summary(d, axes)
+    means = {k: v[0] for k, v in s.items() if np.isfinite(v[0])}
+    if not means:
+        return None
+    best = (max if reporting.direction(metric) != "min" else min)(means.values())
+    return next(k for k, v in means.items() if np.isclose(v, best))
+
+
+def best_model_cells(df: pd.DataFrame, dataset: str) -> Optional[tuple[tuple, str, pd.DataFrame]]:
+    """(best model key, reference calibrator, that model's rows at the calibrator and its lowest seed)."""
+    key = best_model(df, dataset)
+    if key is None:
+        return None
+    d = model_rows(df, key)
+    cal = reference_calibrator(d)
+    return key, cal, lowest_seed_rows(d[d["calibrator"].astype(str) == cal])
+
+
+def threshold_of(cell: pd.DataFrame, calibrated: bool = True) -> float:
+    """The val-chosen threshold of one cell's rows (``threshold`` quantity; the same on every split)."""
+    t = reporting.select(cell, metric="threshold", calibrated=calibrated)
+    return float(t["value"].iloc[0]) if len(t) else float("nan")
+
+
+def gaps(df: pd.DataFrame, metrics: Iterable[str], calibrated: bool = True) -> pd.DataFrame:
+    """Rows of ``test − val`` of the same metric per run (``split`` = ``"gap"``)."""
+    d = reporting.select(df, metric=list(metrics), calibrated=calibrated)
+    if d.empty:
+        return d
+    ids = [c for c in d.columns if c not in ("split", "value", "family")]
+    val = d[d["split"] == "val"].set_index(ids)["value"]
+    test = d[d["split"] == "test"].set_index(ids)["value"]
+    out = (test - val.reindex(test.index)).rename("value").reset_index()
+    out["split"] = "gap"
+    return out
+
+
+def summary_by_metric(rows: pd.DataFrame, by: list[str]) -> dict:
+    """``reporting.summary`` keyed ``(by values..., metric)``."""
+    return reporting.summary(rows, by + ["metric"])
+
+
+def get(stats: dict, *key) -> tuple[float, float, int]:
+    return stats.get(tuple(str(k) for k in key), (float("nan"), float("nan"), 0))
+
+
+def best_keys(stats: dict, keys: list[tuple], direction: Optional[str], absolute: bool = False) -> set:
+    """The keys whose mean is best (``max``/``min``; ``absolute``: closest to zero)."""
+    vals = {k: get(stats, *k)[0] for k in keys}
+    vals = {k: (abs(v) if absolute else v) for k, v in vals.items() if np.isfinite(v)}
+    if direction is None or not vals:
+        return set()
+    target = max(vals.values()) if direction == "max" else min(vals.values())
+    return {k for k, v in vals.items() if np.isclose(v, target)}
+
+
+def bold_cell(stats: dict, key: tuple, best: set) -> str:
+    mean, std, n = get(stats, *key)
+    return reporting.fmt(mean, std, key in best) if n else ""
+
+
+def prefer(keys: list[tuple], limit: int) -> list[tuple]:
+    """At most ``limit`` model keys, fractions 1.0 then 0.1 first, suite order otherwise."""
+    fi = list(model_axes()).index("fraction")
+
+    def rank(k):
+        try:
+            f = float(k[fi])
+        except ValueError:
+            return len(PREFERRED_FRACTIONS)
+        pref = [i for i, p in enumerate(PREFERRED_FRACTIONS) if np.isclose(f, p)]
+        return pref[0] if pref else len(PREFERRED_FRACTIONS)
+
+    chosen = sorted(keys, key=rank)[:limit]
+    return [k for k in keys if k in chosen]
+
+
+# --- names a reader understands --------------------------------------------------------------------
+
+def _component_display(kind: str, label: str) -> str:
+    """A component's class name (``SimCLR``) plus its options, for a label such as ``simclr(t=0.2)``."""
+    name, _, opts = str(label).partition("(")
+    reg = get_registry(kind)
+    shown = reg.get(name).__name__ if name in reg else name
+    return shown + (f" ({opts.rstrip(')')})" if opts else "")
+
+
+def method_name(ssl: str, regime: str, encoder: str = "") -> str:
+    """``supervised (scratch)``, ``SimCLR probe``, ``MoCo finetune``, ``probe on random init``.
+
+    No-pretraining cells are named from the SSL registry's default component (never by name).
     """
-    d = df[df["metric"].isin(list(metrics))]
-    if split is not None:
-        d = d[d["split"] == split]
-    if d.empty:
-        return {}
-    per_seed = d.groupby(by + ["seed", "metric"], sort=False, dropna=False)["value"].mean().reset_index()
-    g = per_seed.groupby(by + ["metric"], sort=False, dropna=False)["value"]
-    # n = seeds with a row (a NaN value, e.g. recall without positives, prints as n/a rather than blank)
-    agg = g.agg(mean="mean", std=lambda v: float(np.std(v.dropna(), ddof=1)) if v.notna().sum() > 1 else float("nan"),
-                n="size")
-    return {tuple(str(x) for x in (k if isinstance(k, tuple) else (k,))): (r["mean"], r["std"], int(r["n"]))
-            for k, r in agg.iterrows()}
+    ssl, regime = str(ssl), str(regime)
+    base = ssl.split("(")[0]
+    reg = get_registry("ssl-methods")
+    pretrains = reg.get(base).pretrains if base in reg else base != reporting.default_name("ssl-methods")
+    if pretrains:
+        return f"{_component_display('ssl-methods', ssl)} {regime}"
+    init = "pretrained init" if "pretrained" in str(encoder) else "random init"
+    if regime == "all":
+        return "supervised (" + ("scratch" if init == "random init" else init) + ")"
+    return f"{regime} on {init}"
 
 
-def _get(summary: dict, *key) -> tuple[float, float, int]:
-    return summary.get(tuple(str(k) for k in key), (float("nan"), float("nan"), 0))
+def model_name(key: tuple, show: Iterable[str] = ("encoder", "augmentation", "ssl_augmentation", "fraction")) -> str:
+    """A model's readable name: method, then the other axes in ``show`` that are set (``-``: unset)."""
+    lab = dict(zip(model_axes(), key))
+    parts = [method_name(lab.get("ssl", "-"), lab.get("regime", "-"), lab.get("encoder", ""))]
+    for a in show:
+        v = str(lab.get(a, "-"))
+        if v in ("-", "", "nan"):
+            continue
+        parts.append(fraction_text(v) if a == "fraction" else (f"{a.replace('_', ' ')} {v}" if a != "encoder" else v))
+    return ", ".join(parts)
 
 
-def _cell(summary: dict, *key) -> str:
-    from ..leaderboard import _fmt
+def shown_axes(df: pd.DataFrame, keep: Iterable[str] = ("ssl", "regime")) -> list[str]:
+    """Model axes (not the dataset) that vary and that the others do not already determine.
 
-    mean, std, n = _get(summary, *key)
-    return _fmt(mean, std, n) if n else ""
-
-
-def _md(head: list[str], rows: list[list[str]]) -> str:
-    from ..leaderboard import _md as md
-
-    return "\n".join(md(head, rows))
-
-
-def _link(path: str) -> str:
-    """A markdown link destination; angle brackets when the name holds parentheses or spaces."""
-    return path if re.fullmatch(r"[A-Za-z0-9._+/-]+", path) else f"<{path}>"
-
-
-def _short(ds: str) -> str:
-    from ..leaderboard import _short as short
-
-    return short(ds)
+    E.g. ``ssl_augmentation`` is ``-`` without pretraining and the dataset's SSL augmentation with
+    it: given ``ssl`` it adds nothing, so a name leaves it out.
+    """
+    axes = varying(df, [a for a in model_axes() if a != "dataset"])
+    keep = [a for a in keep if a in axes]
+    for a in reversed(list(axes)):
+        if a in keep or a == "fraction":
+            continue
+        others = ["dataset"] + [x for x in axes if x != a]
+        if df.groupby(others, dropna=False)[a].nunique().max() <= 1:
+            axes.remove(a)
+    return axes
 
 
-def _dataset_class(ds: str):
-    """The dataset plugin class for a label such as ``breastmnist(size=64)``, or None."""
-    from ..plugins import get_registry
+def model_header(df: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(table headers, model axes they show) for the models in ``df``: ``model`` plus a varying fraction.
 
-    reg = get_registry("datasets")
-    name = ds.split("(")[0]
-    return reg.get(name) if name in reg else None
-
-
-def _run_dir(ctx: "ReportContext", cell: pd.DataFrame) -> Path | None:
-    """The run folder of one cell, from the rows' ``run_id`` (else by matching spec.json labels)."""
-    if "run_id" in cell and cell["run_id"].notna().any():
-        ids = _ordered(cell["run_id"].dropna())
-        d = Path(ctx.runs_dir) / str(ids[0])
-        return d if d.is_dir() else None
-    first = cell.iloc[0]
-    axes = [a for a in ("dataset", "encoder", "ssl", "ssl_augmentation", "regime", "augmentation", "fraction",
-                        "seed", "calibrator", "threshold") if a in cell]
-    want = {a: str(first[a]) for a in axes}
-    for d, labels in _spec_index(str(ctx.runs_dir)):
-        if all(str(labels.get(a)) == v for a, v in want.items()):
-            return Path(d)
-    return None
+    ``model`` names the method (``SimCLR probe``) and every other model axis that varies.
+    """
+    shown = shown_axes(df)
+    others = [a for a in shown if a not in ("ssl", "regime", "fraction")]
+    frac = ["fraction"] if "fraction" in shown else []
+    return ["model"] + (["labeled"] if frac else []), others + frac
 
 
-@lru_cache(maxsize=8)
-def _spec_index(runs_dir: str) -> tuple:
-    import json
-
-    out = []
-    for f in sorted(Path(runs_dir).glob("*/spec.json")):
-        labels = json.loads(f.read_text()).get("labels", {})
-        out.append((str(f.parent), labels))
-    return tuple(out)
+def model_cells(key: tuple, shown: list[str]) -> list[str]:
+    lab = dict(zip(model_axes(), key))
+    name = model_name(key, show=[a for a in shown if a != "fraction"])
+    return [name] + ([fraction_text(lab["fraction"])] if "fraction" in shown else [])
 
 
-def _predictions(run_dir: Path, split: str = "test") -> pd.DataFrame:
-    p = pd.read_csv(Path(run_dir) / "predictions.csv")
-    return p[p["split"] == split].reset_index(drop=True)
+def dataset_names(ds: str) -> tuple[dict, int, str, str]:
+    """(label -> name, positive label, positive name, negative name) from the dataset plugin."""
+    cls = reporting.dataset_class(ds)
+    if cls is None:
+        return {0: "negative", 1: "positive"}, 1, "positive", "negative"
+    return dict(cls.label_names), int(cls.positive_label), cls.positive_name, cls.negative_name()
 
 
-def _best_model(df: pd.DataFrame, dataset: str) -> tuple | None:
-    """The model with the highest mean test AUROC (reference calibrator rows; ties: suite order)."""
-    d = df[(df["dataset"] == dataset) & (df["split"] == "test") & (df["metric"] == "auroc")]
-    if d.empty:
-        return None
-    d = d[d["calibrator"].astype(str) == _reference_calibrator(d)]
-    per_seed = d.groupby(list(MODEL_AXES) + ["seed"], sort=False, dropna=False)["value"].mean()
-    means = per_seed.groupby(level=list(MODEL_AXES), sort=False).mean()
-    if means.dropna().empty:
-        return None
-    return tuple(means.idxmax())
+# --- calibration bins ------------------------------------------------------------------------------
+
+def reliability_bins(labels, probs, bins: int = BINS) -> dict:
+    """Top-label reliability bins, equal width over [0, 1] (Guo et al. 2017, arXiv:1706.04599).
+
+    Computed here with numpy because no public harness API exposes the bins of the registered ``ece``
+    metric; the binning follows it (confidence ``max(p, 1 − p)`` of the argmax class, positive iff
+    ``p ≥ 0.5``; scores clipped to [eps, 1 − eps]; a score on an inner edge goes to the upper bin),
+    so ``ece`` here equals the metric's value at its default config (a unit test checks this).
+
+    Returns:
+        ``edges`` (bins + 1); per bin ``confidence``, ``accuracy`` (NaN when empty) and ``count``;
+        ``ece`` and ``mce``.
+    """
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    pred = p >= 0.5
+    conf = np.where(pred, p, 1.0 - p)
+    hit = (pred == (y == 1)).astype(np.float64)
+    eps = np.finfo(np.float64).eps
+    conf = np.clip(conf, eps, 1.0 - eps)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, bins - 1)
+    count = np.bincount(idx, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(idx, weights=conf, minlength=bins) / count
+        accuracy = np.bincount(idx, weights=hit, minlength=bins) / count
+    filled = count > 0
+    gap = np.abs(accuracy - mean_conf)
+    ece = float(np.sum(gap[filled] * count[filled]) / max(count.sum(), 1))
+    mce = float(gap[filled].max()) if filled.any() else float("nan")
+    return {"edges": edges, "confidence": mean_conf, "accuracy": accuracy, "count": count, "ece": ece, "mce": mce}
 
 
-def _threshold(cell: pd.DataFrame) -> float:
-    t = cell[(cell["metric"] == "threshold") & (cell["split"] == "test")]["value"]
-    if t.empty:
-        t = cell[cell["metric"] == "threshold"]["value"]
-    return float(t.iloc[0]) if len(t) else float("nan")
+def operating_point(y: np.ndarray, p: np.ndarray, thr: float) -> tuple[float, float, float]:
+    """(FPR, TPR, precision) predicting positive iff ``p >= thr`` (NaN where undefined)."""
+    y = np.asarray(y).astype(int)
+    pred = np.asarray(p) >= thr
+    pos, neg = (y == 1).sum(), (y == 0).sum()
+    tp, fp = (pred & (y == 1)).sum(), (pred & (y == 0)).sum()
+    return (fp / neg if neg else np.nan, tp / pos if pos else np.nan, tp / (tp + fp) if tp + fp else np.nan)
 
 
-def _seed_cells(df: pd.DataFrame, key: tuple, cal: str) -> pd.DataFrame:
-    """The rows of ``key`` with calibrator ``cal`` at the model's lowest seed."""
-    d = _select(_model_filter(df, key), calibrator=cal)
-    return d[d["seed"] == d["seed"].min()] if len(d) else d
+# --- markdown --------------------------------------------------------------------------------------
+
+def figure_md(alt: str, name: str) -> str:
+    return f"![{alt}]({reporting.link('figures/' + name)})"
 
 
-def _best_model_cells(df_all: pd.DataFrame, ds: str) -> tuple[tuple, str, pd.DataFrame] | None:
-    """(best model key, reference calibrator, the model's rows at that calibrator and lowest seed)."""
-    best = _best_model(df_all, ds)
-    if best is None:
-        return None
-    df = df_all[df_all["dataset"] == ds]
-    cal = _reference_calibrator(df)
-    return best, cal, _seed_cells(df, best, cal)
+def slug(s: str) -> str:
+    return re.sub(r"_+", "_", reporting.slug(s)).strip("_")
+
+
+def heading_datasets(datasets: list[str]) -> str:
+    return " vs ".join(reporting.short_name(d) for d in datasets)
+
+
+def write_text(path: "Path", text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

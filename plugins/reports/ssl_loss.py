@@ -1,0 +1,101 @@
+"""SSL loss report: the pretraining loss per epoch of every pretrained encoder in the suite."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness import Report, hookimpl, reporting
+
+from . import _plots
+from ._common import heading_datasets, method_name, shown_axes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.reporting import ReportContext
+
+#: axes a pretrained encoder depends on (the pretrain stage reads no fraction, regime or calibrator)
+_PRETRAIN_AXES = ("encoder", "ssl", "ssl_augmentation")
+
+
+def loss_runs(ctx: "ReportContext") -> list[dict]:
+    """One record per distinct pretrained encoder of this suite's runs.
+
+    Returns:
+        ``{"dataset", "labels", "epoch_loss", "seconds", "images_per_second"}``, deduplicated by the
+        pretrain stage's cache key (every fraction, regime and calibrator shares one encoder).
+    """
+    ids = set(ctx.df["run_id"].astype(str)) if "run_id" in ctx.df else None
+    seen, out = set(), []
+    for f in sorted(Path(ctx.runs_dir).glob("*/ssl_loss.json")):
+        if ids is not None and f.parent.name not in ids:
+            continue  # a folder left by an earlier version of the suite
+        spec_file = f.parent / "spec.json"
+        spec = json.loads(spec_file.read_text()) if spec_file.is_file() else {}
+        labels = spec.get("labels", {})
+        key = spec.get("stage_keys", {}).get("pretrain") or tuple(
+            str(labels.get(a)) for a in ("dataset", *_PRETRAIN_AXES, "seed"))
+        if key in seen:
+            continue
+        seen.add(key)
+        info = json.loads(f.read_text())
+        out.append({"dataset": str(labels.get("dataset", "?")), "labels": labels,
+                    "epoch_loss": [float(v) for v in info.get("epoch_loss", [])],
+                    "seconds": float(info.get("seconds", float("nan"))),
+                    "images_per_second": float(info.get("images_per_second", float("nan")))})
+    return out
+
+
+def series_name(labels: dict, extra: list[str]) -> str:
+    """``SimCLR`` (plus any varying encoder / SSL augmentation) and the seed."""
+    name = method_name(labels.get("ssl", "-"), "", labels.get("encoder", "")).strip()
+    parts = [name] + [str(labels.get(a)) for a in extra if str(labels.get(a, "-")) != "-"]
+    return ", ".join(parts) + f" (seed {labels.get('seed', '?')})"
+
+
+class SSLLoss(Report):
+    """SSL pretraining loss per epoch, one line per pretrained encoder and seed, per dataset."""
+
+    always = True
+
+    def build(self, ctx: "ReportContext") -> dict[str, str]:
+        recs = loss_runs(ctx)
+        if not recs:
+            return {}
+        extra = [a for a in shown_axes(ctx.df) if a in ("encoder", "ssl_augmentation")]
+        curves: dict = {}
+        for r in recs:
+            curves.setdefault(r["dataset"], {})[series_name(r["labels"], extra)] = r["epoch_loss"]
+        out = {}
+        for ds, c in curves.items():
+            name = f"ssl_loss_{reporting.slug(ds)}.png"
+            _plots.loss_curves({reporting.short_name(ds): c}, ctx.fig_dir / name,
+                               title=f"{ctx.suite.name}: SSL loss per epoch ({ds})")
+            rows = [[series_name(r["labels"], extra), str(len(r["epoch_loss"])),
+                     _f(r["epoch_loss"][0] if r["epoch_loss"] else np.nan),
+                     _f(r["epoch_loss"][-1] if r["epoch_loss"] else np.nan),
+                     _f(r["seconds"], 1), _f(r["images_per_second"], 0)]
+                    for r in recs if r["dataset"] == ds]
+            out[ds] = ("\n## SSL pretraining\n\n"
+                       "Training loss of each self-supervised objective per epoch (losses of different methods "
+                       "are on different scales: compare shapes, not levels).\n\n"
+                       + reporting.md_table(["encoder", "epochs", "first loss", "last loss", "seconds",
+                                             "images/s"], rows)
+                       + "\n\n" + f"![SSL loss]({reporting.link('figures/' + name)})\n")
+        if len(curves) > 1:
+            name = "comparison_ssl_loss.png"
+            _plots.loss_curves({reporting.short_name(ds): c for ds, c in curves.items()}, ctx.fig_dir / name,
+                               title=f"{ctx.suite.name}: SSL loss per epoch, side by side")
+            out["comparison"] = (f"\n## SSL pretraining loss: {heading_datasets(list(curves))}\n\n"
+                                 f"![SSL loss]({reporting.link('figures/' + name)})\n")
+        return out
+
+
+def _f(v: float, digits: int = 3) -> str:
+    return f"{v:.{digits}f}" if np.isfinite(v) else "n/a"
+
+
+@hookimpl
+def register_reports(register):
+    register("ssl_loss", SSLLoss)
