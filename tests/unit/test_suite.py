@@ -23,6 +23,23 @@ train: {epochs: 2}
 """
 
 
+def cli(*args: str) -> tuple[int, str]:
+    """`bench ARGS` in-process (a subprocess costs ~1 s of imports): (exit code, stderr).
+
+    A traceback would propagate as an exception here and fail the test, so exit 2 plus the captured
+    stderr is the same contract the subprocess checks.
+    """
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(args))
+    return code, err.getvalue()
+
+
 def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
     p = tmp_path / name
     p.write_text(textwrap.dedent(text))
@@ -98,11 +115,19 @@ def test_bad_suites_fail_validation_with_field_and_exit_2(tmp_path, case, text, 
     assert message in exc.value.message
     out = tmp_path / "out"
     for cmd in (["validate", str(path)], ["run", str(path), "--out", str(out)]):
-        proc = bench(*cmd)
-        assert proc.returncode == 2, proc.stderr
-        assert "Traceback" not in proc.stderr
-        assert proc.stderr.count("\n") == 1 and str(path) in proc.stderr and message in proc.stderr
+        code, stderr = cli(*cmd)
+        assert code == 2, stderr
+        assert stderr.count("\n") == 1 and str(path) in stderr and message in stderr
     assert not out.exists()  # an invalid suite writes nothing
+
+
+def test_bad_suite_in_a_real_process_is_one_line_and_exit_2(tmp_path):
+    """The in-process checks above, once as a user sees it: a subprocess, no traceback."""
+    path = write(tmp_path, BAD[0][1])
+    for cmd in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "out")]):
+        proc = bench(*cmd)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1 and BAD[0][3] in proc.stderr
 
 
 def test_include_cycle(tmp_path):
