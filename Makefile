@@ -22,4 +22,8 @@ run: install
 test: install
 	$(VENV)/bin/python -m pytest -q
 
-.PHONY: install run test
+## Install, then run the fast tests only: no real data, no `bench run` subprocesses (under a minute).
+test-unit: install
+	$(VENV)/bin/python -m pytest -q -m "not integration"
+
+.PHONY: install run test test-unit

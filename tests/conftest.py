@@ -12,6 +12,18 @@ import pytest
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as `integration` every test under tests/integration and every test using the real data.
+
+    Done here rather than by hand, so a new test cannot forget the marker and slip into the fast set
+    (`pytest -m "not integration"`, or `make test-unit`).
+    """
+    for item in items:
+        if INTEGRATION in Path(str(item.fspath)).parents or "data_root" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

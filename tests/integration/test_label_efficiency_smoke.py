@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import REPO, bench
 
+pytestmark = pytest.mark.integration  # real MedMNIST files (conftest also marks this folder)
+
 
 @pytest.fixture(scope="module")
 def le(tmp_path_factory, data_root):

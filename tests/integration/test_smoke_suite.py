@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import REPO, bench
 
+pytestmark = pytest.mark.integration  # real MedMNIST files (conftest also marks this folder)
+
 
 def _stage_dirs(cache: Path) -> set:
     return {p for p in cache.glob("*/??/*") if p.is_dir() and not p.name.startswith(".tmp")}

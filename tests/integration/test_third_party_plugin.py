@@ -1,9 +1,14 @@
 """A plugin package installed with pip adds an augmentation that a suite can use, with no core change."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import bench
+
+pytestmark = pytest.mark.integration  # real MedMNIST files (conftest also marks this folder)
 
 PKG = Path(__file__).resolve().parents[1] / "third_party_plugin"
 
@@ -21,9 +26,12 @@ eval: {bootstrap: 0}
 
 
 def test_entry_point_plugin_adds_an_augmentation(tmp_path, data_root):
+    tree_before = set(PKG.rglob("*"))
     site = tmp_path / "site"
+    # build from a copy: setuptools writes build/ and *.egg-info next to the sources it builds
+    src = shutil.copytree(PKG, tmp_path / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(site), str(PKG)], check=True)
+                    "--no-index", "--target", str(site), str(src)], check=True)
     env = {"PYTHONPATH": str(site)}
     before = bench("ls", "augmentations")
     assert "random_gamma" not in before.stdout
@@ -42,3 +50,4 @@ def test_entry_point_plugin_adds_an_augmentation(tmp_path, data_root):
     assert proc.returncode == 0, proc.stderr
     board = (out / "leaderboards" / "plugin_demo" / "breastmnist.md").read_text()
     assert "random_gamma(low=0.7)" in board
+    assert set(PKG.rglob("*")) == tree_before, "installing the plugin wrote into the source tree"

@@ -176,7 +176,10 @@ def test_numpy_binning_matches_netcal_on_tie_free_scores(form, bins):
     for binning, equal in (("equal_width", True), ("equal_mass", False)):
         expected = NetcalECE(bins, equal_intervals=equal).measure(conf, hit)
         assert reliability_bins(y, p, bins, binning, form)["ece"] == pytest.approx(expected, abs=1e-12)
-        assert calibration_error(y, p, bins, binning, form) == pytest.approx(expected, abs=1e-12)
+        if binning == "equal_mass":
+            # equal-width calibration_error *is* netcal, so comparing it with netcal would prove nothing;
+            # its values are checked by hand in test_ece_forms_by_hand and tests/unit/test_boundaries.py
+            assert calibration_error(y, p, bins, binning, form) == pytest.approx(expected, abs=1e-12)
 
 
 def test_bootstrap_ci():
