@@ -3,7 +3,11 @@ import numpy as np
 import pandas as pd
 
 from harness.leaderboard import summarize, table_markdown
-from harness.suite import LeaderboardTable
+from harness.suite import LeaderboardTable, MetricColumn
+
+
+def cols(*names):
+    return tuple(MetricColumn(n) if isinstance(n, str) else n for n in names)
 
 
 def frame():
@@ -14,31 +18,51 @@ def frame():
                                   ("finetune", 1.0, [0.90, 0.92, 0.91], [0.30, 0.32, 0.31])):
         for seed in range(3):
             for metric, v in (("auroc", auroc[seed]), ("ece", ece[seed])):
-                rows.append(dict(dataset="breastmnist", encoder="resnet18", ssl="simclr", regime=regime,
-                                 augmentation="aug_a", fraction=f, seed=seed, calibrator="none",
-                                 threshold="fixed", split="test", metric=metric, value=v))
+                for split, shift in (("test", 0.0), ("val", 0.05)):
+                    for calibrated, off in ((True, 0.0), (False, 0.5)):  # raw rows must never leak in
+                        rows.append(dict(dataset="breastmnist", encoder="resnet18", ssl="simclr", regime=regime,
+                                         augmentation="aug_a", fraction=f, seed=seed, calibrator="none",
+                                         threshold="fixed", split=split, metric=metric, family="x",
+                                         calibrated=calibrated, stat="value", condition="clean",
+                                         value=v + shift + off, run_id=f"{regime}{f}{seed}"))
     return pd.DataFrame(rows)
 
 
 def test_summary_is_mean_std_n_over_seeds():
-    s = summarize(frame(), LeaderboardTable(metrics=("auroc",), rows=("regime",), pivot="fraction"))
+    s = summarize(frame(), LeaderboardTable(metrics=cols("auroc"), rows=("regime",), pivot="fraction"))
     r = s[(s.regime == "probe") & (s.fraction == 0.1)].iloc[0]
     assert np.isclose(r["mean"], 0.71) and np.isclose(r["std"], 0.01) and r["n"] == 3
 
 
 def test_plain_table_never_averages_configs_and_marks_best_by_direction():
     df = frame()
-    t = LeaderboardTable(metrics=("auroc", "ece"), rows=("regime",))
+    t = LeaderboardTable(metrics=cols("auroc", "ece"), rows=("regime",))
     md = table_markdown(summarize(df, t), t, ["regime", "fraction"])
     lines = [l for l in md.splitlines() if l.startswith("| finetune") or l.startswith("| probe")]
     assert len(lines) == 4  # fraction was added as a row axis: four configs, none averaged
-    assert "| finetune | 1.0 | **0.910 ± 0.010** | 0.310 ± 0.010 | 3 |" in md
+    assert "| finetune | 1 | **0.910 ± 0.010** | 0.310 ± 0.010 | 3 |" in md
     assert "| finetune | 0.1 | 0.610 ± 0.010 | **0.060 ± 0.010** | 3 |" in md  # ece: lower is better
+    bold = [l for l in lines if "**" in l]
+    assert len(bold) == 2  # exactly one best per column
 
 
 def test_pivot_marks_the_best_in_each_column():
     df = frame()
-    t = LeaderboardTable(metrics=("auroc",), rows=("regime",), pivot="fraction")
+    t = LeaderboardTable(metrics=cols("auroc"), rows=("regime",), pivot="fraction")
     md = table_markdown(summarize(df, t), t, ["regime"])
     assert "| probe | **0.710 ± 0.010** | 0.810 ± 0.010 | 3 |" in md
     assert "| finetune | 0.610 ± 0.010 | **0.910 ± 0.010** | 3 |" in md
+
+
+def test_raw_and_gap_columns():
+    df = frame()
+    t = LeaderboardTable(metrics=cols(MetricColumn("auroc", calibrated=False), MetricColumn("auroc", split="gap")),
+                         rows=("regime",), pivot="fraction")
+    md = table_markdown(summarize(df, t), t, ["regime"])
+    assert "**auroc (raw)** (higher is better)" in md
+    assert "| probe | **1.210 ± 0.010** | 1.310 ± 0.010 | 3 |" in md  # best within each pivot column
+    assert "| finetune | 1.110 ± 0.010 | **1.410 ± 0.010** | 3 |" in md
+    # test - val = -0.05 for every run; a gap has no "best", so nothing is bold
+    assert "| probe | -0.050 ± 0.000 | -0.050 ± 0.000 | 3 |" in md
+    gap_section = md.split("**auroc test−val**")[1]
+    assert "**" not in gap_section

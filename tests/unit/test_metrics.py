@@ -33,8 +33,13 @@ def test_every_module_registers_its_name_with_a_direction():
     found = metrics()
     assert sorted(found) == sorted(METRIC_MODULES)
     minimised = {name for name, cls in found.items() if cls.direction == "min"}
-    assert minimised == {"fpr", "fp", "fn", "ece", "ece_pos", "mce", "brier", "nll"}
-    assert all(cls.direction in ("min", "max") and cls.describe() for cls in found.values())
+    assert minimised == {"fpr", "ece", "ece_pos", "mce", "brier", "nll"}
+    counts = {name for name, cls in found.items() if cls.family == "count"}
+    assert counts == {"tp", "fp", "tn", "fn"}
+    assert all(cls.direction is None for name, cls in found.items() if name in counts)
+    assert {n for n, c in found.items() if c.family == "ranking"} == {"auroc", "pr_auc"}
+    assert {n for n, c in found.items() if c.family == "calibration"} == {"ece", "ece_pos", "mce", "brier", "nll"}
+    assert all(cls.describe() for cls in found.values())
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -21,7 +21,7 @@ from plugins.encoders.smallcnn import SmallCNN
 _pm = PluginManager(load_entry_points=False)
 _pm.add(plugins.ssl_methods)
 REGISTRY = _pm.registry("ssl-methods")
-NAMES = REGISTRY.names()
+NAMES = [n for n in REGISTRY.names() if REGISTRY.get(n).pretrains]  # "none" has no objective
 
 
 def _encoder():
