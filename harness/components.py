@@ -63,7 +63,7 @@ class Dataset(Component):
     #: A short display name for comparison tables (e.g. "Breast").
     short_name: ClassVar[str] = ""
     #: The SSL augmentation used when a suite says ``ssl_augmentation: auto``.
-    default_ssl_augmentation: ClassVar[str] = "none"
+    default_ssl_augmentation: ClassVar[str] = ""  # "": the augmentations' default component
 
     def load(self, root: str | None) -> dict[str, Split]:
         """Return {"train", "val", "test"} splits; raise DataError on missing/corrupt files."""

@@ -95,7 +95,7 @@ def eda_sheet(name: str, splits: dict, label_names: dict, positive_label: int, p
     _save(fig, path)
 
 
-def label_efficiency(curves: dict, path: Path, title: str = "", metric: str = "auroc") -> None:
+def label_efficiency(curves: dict, path: Path, title: str = "", metric: str = "") -> None:
     """``curves[panel][series] = (fractions, mean, std)``; one panel per dataset, log-x, ± std bands."""
     plt = _plt()
     panels = list(curves)

@@ -30,10 +30,16 @@ _ENVIRONMENT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 def versions() -> dict[str, str]:
     """Library versions that change what a run means (recorded with every run)."""
     import importlib.metadata as md
+    import re
 
+    try:  # our own distribution and what it requires (the libraries whose versions change results)
+        reqs = md.requires("medmnist-ssl-bench") or []
+    except md.PackageNotFoundError:
+        reqs = []
+    names = ["medmnist-ssl-bench", "numpy"] + [re.split(r"[ ;<>=!~\[]", r, maxsplit=1)[0] for r in reqs
+                                               if "extra ==" not in r]
     out = {}
-    for pkg in ("medmnist-ssl-bench", "torch", "timm", "lightly", "netcal", "scikit-learn", "numpy", "medmnist",
-                "kornia"):
+    for pkg in dict.fromkeys(names):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -325,5 +331,5 @@ def write_run_dir(res: CellResult, store: Store, runs_dir: Path, options: Option
     atomic_write_json(marker, {"spec": spec.to_json(), "labels": spec.labels(), "names": spec.names(),
                                "versions": versions(), "plugins": plugin_versions(spec), "stage_keys": res.keys,
                                "stage_info": info, "device": options.device,
-                               "precision": "bf16-autocast" if options.device.startswith("cuda") else "fp32"})
+                               "numerics": "bf16-autocast" if options.device.startswith("cuda") else "fp32"})
     return d

@@ -38,7 +38,7 @@ class TrainSettings:
     weight_decay: float = 1e-4
     encoder_lr_mult: float = 0.1  # the finetune regime's encoder LR = lr * encoder_lr_mult
     patience: Optional[int] = None  # stop after this many epochs without a better val AUROC
-    class_weight: Literal["none", "balanced"] = "none"
+    class_weight: Optional[Literal["balanced"]] = None  # "balanced": weight positives by n_neg / n_pos
     min_steps_per_epoch: int = 1  # small label fractions: repeat the subset to reach this many steps
 
     def __post_init__(self):

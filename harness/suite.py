@@ -559,7 +559,7 @@ def _normalise(cell: dict, file: Path, stages: tuple[str, ...]) -> dict:
     for axis, v in list(cell.items()):
         ax = BY_NAME[axis]
         if v == "auto" and ax.auto:
-            name = getattr(cell["dataset"].cls, ax.auto)
+            name = getattr(cell["dataset"].cls, ax.auto) or _default_component(ax.kind)
             cell[axis] = _component(ax.kind, name, file, f"matrix.{axis}")
     probe = RunSpec(suite="", suite_version=0, values=tuple(cell.items()), settings=(), stages=stages)
     read = set()

@@ -1,8 +1,8 @@
 """MedMNIST-C's BreastMNIST corruption set."""
 from __future__ import annotations
 
-from harness.components import PerturbationSet
-from harness.hookspecs import hookimpl
+from harness import PerturbationSet
+from harness import hookimpl
 
 
 class MedMNISTCBreast(PerturbationSet):

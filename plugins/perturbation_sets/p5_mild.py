@@ -1,8 +1,8 @@
 """The plan's mild P5 shifts."""
 from __future__ import annotations
 
-from harness.components import PerturbationSet
-from harness.hookspecs import hookimpl
+from harness import PerturbationSet
+from harness import hookimpl
 
 
 class P5Mild(PerturbationSet):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.components import Perturbation
-from harness.hookspecs import hookimpl
+from harness import Perturbation
+from harness import hookimpl
 
 
 @dataclass(frozen=True)
