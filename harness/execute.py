@@ -86,9 +86,9 @@ def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, p
                 failed_tasks += not res.ok
                 bar.set_postfix_str(f"{res.stage} ({res.seconds:.0f} s)" + (f", {failed_tasks} failed" if failed_tasks else ""))
                 for e in res.events:
-                    bar.write(e)
+                    bar.write(e, file=sys.stderr)
                 if not res.ok:
-                    bar.write(f"stage failed: {res.reason}")
+                    bar.write(f"stage failed: {res.reason}", file=sys.stderr)
     finally:
         bar.close()
         executor.close()
