@@ -140,8 +140,12 @@ def best_keys(stats: dict, keys: list[tuple], direction: Optional[str], absolute
     return {k for k, v in vals.items() if np.isclose(v, target)}
 
 
-def bold_cell(stats: dict, key: tuple, best: set) -> str:
+def bold_cell(stats: dict, key: tuple, best: set = frozenset()) -> str:
+    """``reporting.fmt`` of one summary entry, bold when ``key`` is in ``best``; a mean that rounds to
+    zero prints as ``0.000`` (not ``-0.000``)."""
     mean, std, n = get(stats, *key)
+    if n and np.isfinite(mean) and round(mean, 3) == 0:
+        mean = 0.0
     return reporting.fmt(mean, std, key in best) if n else ""
 
 
@@ -193,6 +197,8 @@ def model_name(key: tuple, show: Iterable[str] = ("encoder", "augmentation", "ss
     lab = dict(zip(model_axes(), key))
     parts = [method_name(lab.get("ssl", "-"), lab.get("regime", "-"), lab.get("encoder", ""))]
     for a in show:
+        if a in ("dataset", "ssl", "regime"):
+            continue  # in the method name already
         v = str(lab.get(a, "-"))
         if v in ("-", "", "nan"):
             continue
@@ -225,7 +231,7 @@ def model_header(df: pd.DataFrame) -> tuple[list[str], list[str]]:
     shown = shown_axes(df)
     others = [a for a in shown if a not in ("ssl", "regime", "fraction")]
     frac = ["fraction"] if "fraction" in shown else []
-    return ["model"] + (["labeled"] if frac else []), others + frac
+    return ["model"] + (["labelled"] if frac else []), others + frac
 
 
 def model_cells(key: tuple, shown: list[str]) -> list[str]:

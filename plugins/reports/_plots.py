@@ -14,6 +14,10 @@ from typing import Sequence
 import numpy as np
 
 
+#: ``{file name: describe(fig)}`` of every figure written in this process (for tests and tools)
+DRAWN: dict[str, list[dict]] = {}
+
+
 def _plt():
     import matplotlib
 
@@ -47,6 +51,7 @@ def save(fig, path: Path) -> list[dict]:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")  # draws: tick texts are final now
     info = describe(fig)
     _plt().close(fig)
+    DRAWN[Path(path).name] = info
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_bytes(buf.getvalue())
@@ -132,8 +137,9 @@ def reliability(labels, panels: list[tuple[str, np.ndarray]], bins_fn, path: Pat
     n = len(panels)
     ncols = min(n, 3)
     nrows = int(np.ceil(n / ncols))
-    fig = plt.figure(figsize=(4.0 * ncols, 4.4 * nrows))
-    gs = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3, 1] * nrows, hspace=0.35, wspace=0.28)
+    fig = plt.figure(figsize=(4.0 * ncols, 4.9 * nrows))
+    # a spacer row under each histogram keeps its x label clear of the next row's titles
+    gs = fig.add_gridspec(3 * nrows, ncols, height_ratios=[3, 1, 0.75] * nrows, hspace=0.12, wspace=0.28)
     for i, (name, probs) in enumerate(panels):
         r, c = divmod(i, ncols)
         p = np.asarray(probs, dtype=np.float64)
@@ -142,8 +148,8 @@ def reliability(labels, panels: list[tuple[str, np.ndarray]], bins_fn, path: Pat
         left, width, filled = edges[:-1], np.diff(edges), count > 0
         conf = np.where(p >= 0.5, p, 1.0 - p)
         acc = float(np.mean((p >= 0.5) == (y == 1))) if len(y) else float("nan")
-        ax = fig.add_subplot(gs[2 * r, c])
-        axh = fig.add_subplot(gs[2 * r + 1, c], sharex=ax)
+        ax = fig.add_subplot(gs[3 * r, c])
+        axh = fig.add_subplot(gs[3 * r + 1, c], sharex=ax)
         ax.bar(left[filled], b["accuracy"][filled], width[filled], align="edge", color="C0", edgecolor="k",
                lw=0.5, label="accuracy")
         ax.bar(left[filled], (b["confidence"] - b["accuracy"])[filled], width[filled],

@@ -1,14 +1,11 @@
 """EDA data sheet: class counts per split, example images, image shape and value range."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from harness import DataError, Report, figures, hookimpl, reporting
 
 from ._common import dataset_names
 
-if TYPE_CHECKING:  # pragma: no cover
-    from harness.reporting import ReportContext
 
 SPLITS = ("train", "val", "test")
 
@@ -19,7 +16,7 @@ class EDA(Report):
     always = True
     needs_results = False
 
-    def build(self, ctx: "ReportContext") -> dict[str, str]:
+    def build(self, ctx: "reporting.ReportContext") -> dict[str, str]:
         labels = list(dict.fromkeys(ctx.datasets() + [d.label() for d in ctx.suite.datasets]))
         out = {}
         for ds in labels:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,6 @@ from harness import Report, hookimpl, reporting
 from . import _plots
 from ._common import (best_keys, bold_cell, fraction_text, heading_datasets, model_axes, model_name, ordered,
                       reference_calibrator, shown_axes)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from harness.reporting import ReportContext
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class LabelEfficiency(Report):
     always = True
     Config = LabelEfficiencyConfig
 
-    def build(self, ctx: "ReportContext") -> dict[str, str]:
+    def build(self, ctx: "reporting.ReportContext") -> dict[str, str]:
         df = ctx.df
         if df.empty or "fraction" not in df or df["fraction"].nunique() < 2:
             return {}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,14 +11,12 @@ from harness import Report, hookimpl, reporting
 from . import _plots
 from ._common import heading_datasets, method_name, shown_axes
 
-if TYPE_CHECKING:  # pragma: no cover
-    from harness.reporting import ReportContext
 
 #: axes a pretrained encoder depends on (the pretrain stage reads no fraction, regime or calibrator)
 _PRETRAIN_AXES = ("encoder", "ssl", "ssl_augmentation")
 
 
-def loss_runs(ctx: "ReportContext") -> list[dict]:
+def loss_runs(ctx: "reporting.ReportContext") -> list[dict]:
     """One record per distinct pretrained encoder of this suite's runs.
 
     Returns:
@@ -48,10 +45,12 @@ def loss_runs(ctx: "ReportContext") -> list[dict]:
 
 
 def series_name(labels: dict, extra: list[str]) -> str:
-    """``SimCLR`` (plus any varying encoder / SSL augmentation) and the seed."""
+    """``SimCLR`` plus any varying encoder / SSL augmentation.
+
+    No seed: the pretrain stage reads neither seed nor fraction, so one encoder serves them all.
+    """
     name = method_name(labels.get("ssl", "-"), "", labels.get("encoder", "")).strip()
-    parts = [name] + [str(labels.get(a)) for a in extra if str(labels.get(a, "-")) != "-"]
-    return ", ".join(parts) + f" (seed {labels.get('seed', '?')})"
+    return ", ".join([name] + [str(labels.get(a)) for a in extra if str(labels.get(a, "-")) != "-"])
 
 
 class SSLLoss(Report):
@@ -59,20 +58,25 @@ class SSLLoss(Report):
 
     always = True
 
-    def build(self, ctx: "ReportContext") -> dict[str, str]:
+    def build(self, ctx: "reporting.ReportContext") -> dict[str, str]:
         recs = loss_runs(ctx)
         if not recs:
             return {}
         extra = [a for a in shown_axes(ctx.df) if a in ("encoder", "ssl_augmentation")]
         curves: dict = {}
         for r in recs:
-            curves.setdefault(r["dataset"], {})[series_name(r["labels"], extra)] = r["epoch_loss"]
+            c = curves.setdefault(r["dataset"], {})
+            name = series_name(r["labels"], extra)
+            if name in c:  # two encoders that differ in a setting the labels do not show
+                name = f"{name} #{sum(1 for n in c if n.split(' #')[0] == name) + 1}"
+            r["name"] = name
+            c[name] = r["epoch_loss"]
         out = {}
         for ds, c in curves.items():
             name = f"ssl_loss_{reporting.slug(ds)}.png"
             _plots.loss_curves({reporting.short_name(ds): c}, ctx.fig_dir / name,
                                title=f"{ctx.suite.name}: SSL loss per epoch ({ds})")
-            rows = [[series_name(r["labels"], extra), str(len(r["epoch_loss"])),
+            rows = [[r["name"], str(len(r["epoch_loss"])),
                      _f(r["epoch_loss"][0] if r["epoch_loss"] else np.nan),
                      _f(r["epoch_loss"][-1] if r["epoch_loss"] else np.nan),
                      _f(r["seconds"], 1), _f(r["images_per_second"], 0)]

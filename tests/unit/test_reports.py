@@ -1,316 +1,389 @@
-"""Leaderboard reports on a tiny synthetic results tree: hand-checked numbers, files, error sheets."""
-import csv
+"""Report plugins on a tiny synthetic results tree: typed rows, run folders, hand-checked numbers.
+
+Each report's ``build(ctx)`` runs in-process. Tests check what a reader sees: table headers, numbers,
+which cell is bold, and what each figure plots (titles, legends, tick labels, number of lines, read
+back from the saved figure by ``plugins.reports._plots.describe``).
+"""
+import ast
 import json
-import subprocess
-import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from harness.components import Split
-from harness.reports import REPORTS, ReportContext
-from harness.suite import Suite
+import harness
+from harness import Split, get_registry, reporting
+from harness.reporting import ReportContext
 
-DATASETS = {"breastmnist": 0, "pneumoniamnist": 1}  # label -> positive label
-ENCODERS = ("resnet18", "smallcnn")
+from plugins.reports import _plots
+from plugins.reports._common import reliability_bins
+from plugins.reports.errors import top_errors
+from plugins.reports.label_efficiency import curves as le_curves
+from plugins.reports.operating_points import roc_pr_curves
+
+DATASETS = ("breastmnist", "pneumoniamnist")  # real plugins: positive labels 0 (malignant) and 1 (pneumonia)
 SEEDS = (0, 1)
+CALS = ("none", "temperature")
+SELS = ("fixed", "youden")
+FRACTIONS = (0.1, 1.0)
 N = 40
-MODEL_LABELS = {"ssl": "none", "ssl_augmentation": "-", "regime": "all", "augmentation": "none", "fraction": 1.0}
+#: (ssl, ssl_augmentation, regime, augmentation): a supervised baseline and a SimCLR linear probe
+MODELS = (("none", "-", "all", "aug_a"), ("simclr", "xray_ssl", "probe", "-"))
+FAMILY = {m: f for f in ("ranking", "threshold", "calibration", "count") for m in reporting.metric_names(f)}
 
 
-def ece_uncal(seed):  # per seed, any model: 0.20, 0.30 -> mean 0.250, std 0.0707
-    return 0.20 + 0.10 * seed
+def auroc(ds, ssl, fraction, seed):
+    """Breast: SimCLR best at both fractions; Pneumonia: supervised best at 100 %."""
+    base = {("none", 1.0): 0.80, ("none", 0.1): 0.60, ("simclr", 1.0): 0.85, ("simclr", 0.1): 0.75}[(ssl, fraction)]
+    if ds == "pneumoniamnist" and (ssl, fraction) == ("none", 1.0):
+        base = 0.90
+    return base + 0.01 * seed
 
 
-def ece_after(seed):  # temperature: 0.05, 0.07 -> 0.060 ± 0.0141
-    return 0.05 + 0.02 * seed
+def ece(seed, cal, calibrated):  # raw 0.20 / 0.30 -> 0.250 ± 0.071; temperature 0.05 / 0.07 -> 0.060 ± 0.014
+    return 0.05 + 0.02 * seed if calibrated and cal == "temperature" else 0.20 + 0.10 * seed
 
 
-def temperature(seed):  # fitted T: 1.5, 2.5 -> mean 2
-    return 1.5 + seed
+def threshold(sel, seed):  # youden 0.40 / 0.42 -> 0.410 ± 0.014
+    return 0.5 if sel == "fixed" else 0.40 + 0.02 * seed
 
 
-def auroc(ds, enc):  # the best model differs per dataset
-    best = "resnet18" if ds == "breastmnist" else "smallcnn"
-    return 0.9 if enc == best else 0.7
+def metric_value(name, split, ds, ssl, fraction, seed, cal, sel, calibrated):
+    if name == "auroc":
+        return auroc(ds, ssl, fraction, seed)
+    if name == "ece":
+        return ece(seed, cal, calibrated)
+    if name == "recall":  # val 0.8; test 0.81 / 0.82 -> gap 0.015 ± 0.007
+        return 0.8 + (0.01 * (seed + 1) if split == "test" else 0.0)
+    if FAMILY[name] == "calibration":
+        return 0.3 if calibrated and cal == "temperature" else 0.4
+    return {"count": 10.0}.get(FAMILY[name], 0.7)
 
 
-def youden_threshold(seed):
-    return 0.40 + 0.02 * seed
-
-
-def _counts(y, p, thr):
-    pred = p >= thr
-    return {"tp": np.sum(pred & (y == 1)), "fp": np.sum(pred & (y == 0)), "tn": np.sum(~pred & (y == 0)),
-            "fn": np.sum(~pred & (y == 1))}
-
-
-def build_tree(root):
-    """Run folders (predictions.csv, spec.json, metrics.csv) and the tidy rows, like `bench run` writes."""
+def build_tree(root: Path):
     runs = root / "results" / "t" / "runs"
-    rows, truth = [], {}
-    for di, (ds, pos) in enumerate(DATASETS.items()):
-        lab_rng = np.random.default_rng(100 + di)
-        labels = {s: lab_rng.integers(0, 2, N) for s in ("val", "test")}  # the same split for every model
+    rows = []
+    for di, ds in enumerate(DATASETS):
+        rng_lab = np.random.default_rng(100 + di)
+        labels = {s: rng_lab.integers(0, 2, N) for s in ("val", "test")}
+        pos = 0 if ds == "breastmnist" else 1
         is_pos = {s: (labels[s] == pos).astype(int) for s in labels}
-        for ei, enc in enumerate(ENCODERS):
-            for seed in SEEDS:
-                rng = np.random.default_rng([di, ei, seed])
-                raw = {s: np.clip(0.5 + 0.3 * (2 * is_pos[s] - 1) + rng.normal(0, 0.25, N), 0.001, 0.999)
-                       for s in labels}
-                for cal in ("none", "temperature"):
-                    if cal == "none":
-                        prob = raw
-                    else:
-                        logit = {s: np.log(raw[s] / (1 - raw[s])) for s in raw}
-                        prob = {s: 1 / (1 + np.exp(-logit[s] / temperature(seed))) for s in raw}
-                    for sel in ("fixed", "youden"):
-                        thr = 0.5 if sel == "fixed" else youden_threshold(seed)
-                        lab = {"dataset": ds, "encoder": enc, **MODEL_LABELS, "seed": seed, "calibrator": cal,
-                               "threshold": sel}
-                        run_id = f"{ds}-{enc}-s{seed}-{cal}-{sel}"
-                        d = runs / run_id
-                        d.mkdir(parents=True)
-                        pred = pd.concat([pd.DataFrame({"split": s, "index": np.arange(N), "label": labels[s],
-                                                        "is_positive": is_pos[s], "prob_positive": prob[s].round(6),
-                                                        "prob_positive_uncalibrated": raw[s].round(6)})
-                                          for s in ("val", "test")])
-                        pred.to_csv(d / "predictions.csv", index=False)
-                        params = {"temperature": temperature(seed)} if cal == "temperature" else {}
-                        (d / "spec.json").write_text(json.dumps({"spec": {}, "labels": lab,
-                                                                 "calibrator": {"name": cal, "params": params}}))
-                        yt, pt = is_pos["test"], pred[pred["split"] == "test"]["prob_positive"].to_numpy()
-                        c = _counts(yt, pt, thr)
-                        truth[run_id] = c
-                        m = {"threshold": thr, "recall": c["tp"] / (c["tp"] + c["fn"]),
-                             "fpr": c["fp"] / (c["fp"] + c["tn"]), "precision": 0.6, "npv": 0.7, "f1": 0.65,
-                             "accuracy": 0.75, "balanced_accuracy": 0.72, **c,
-                             "ece_uncal": ece_uncal(seed), "ece": ece_uncal(seed) if cal == "none" else ece_after(seed),
-                             "ece_pos_uncal": 0.3, "ece_pos": 0.3 if cal == "none" else 0.1, "brier": 0.2,
-                             "nll": 0.6, "mce": 0.4, "auroc": auroc(ds, enc), "auroc_uncal": auroc(ds, enc),
-                             "pr_auc": 0.8}
-                        mrows = [{"split": "test", "metric": k, "value": float(v)} for k, v in m.items()]
-                        mrows += [{"split": "test", "metric": "tpr_gap", "value": 0.01 * (seed + 1)},
-                                  {"split": "test", "metric": "fpr_gap", "value": -0.02},
-                                  {"split": "val", "metric": "threshold", "value": thr}]
-                        mrows += [{"split": "val", "metric": f"cal_{k}", "value": v} for k, v in params.items()]
-                        mdf = pd.DataFrame([{**lab, **r} for r in mrows])
-                        mdf.to_csv(d / "metrics.csv", index=False)
-                        rows.append(mdf.assign(run_id=run_id))
-    return runs, pd.concat(rows, ignore_index=True), truth
+        for mi, (ssl, ssl_aug, regime, aug) in enumerate(MODELS):
+            for fraction in FRACTIONS:
+                for seed in SEEDS:
+                    rng = np.random.default_rng([di, mi, int(fraction * 10), seed])
+                    raw = {s: np.clip(0.5 + 0.25 * (2 * is_pos[s] - 1) + rng.normal(0, 0.25, N), 0.001, 0.999)
+                           for s in labels}
+                    for cal in CALS:
+                        prob = raw if cal == "none" else {s: 1 / (1 + np.exp(-np.log(raw[s] / (1 - raw[s])) / 2))
+                                                          for s in raw}
+                        for sel in SELS:
+                            lab = {"dataset": ds, "encoder": "smallcnn", "ssl": ssl, "ssl_augmentation": ssl_aug,
+                                   "regime": regime, "augmentation": aug, "fraction": fraction, "seed": seed,
+                                   "calibrator": cal, "threshold": sel}
+                            run_id = f"{ds}-{ssl}-f{fraction}-s{seed}-{cal}-{sel}"
+                            d = runs / run_id
+                            d.mkdir(parents=True)
+                            pd.concat([pd.DataFrame({"split": s, "index": np.arange(N), "label": labels[s],
+                                                     "is_positive": is_pos[s], "prob_positive": prob[s],
+                                                     "prob_positive_uncalibrated": raw[s]}) for s in ("val", "test")]
+                                      ).to_csv(d / "predictions.csv", index=False)
+                            keys = {"evaluate": run_id}
+                            if ssl != "none":  # one encoder per dataset: no seed, fraction or calibrator read
+                                keys["pretrain"] = f"pre-{ds}"
+                                (d / "ssl_loss.json").write_text(json.dumps(
+                                    {"epoch_loss": [5.0, 4.0, 3.5], "seconds": 2.0, "images_per_second": 100.0}))
+                            (d / "spec.json").write_text(json.dumps({"labels": lab, "stage_keys": keys}))
+                            thr = threshold(sel, seed)
+                            y, p = is_pos["test"], prob["test"]
+                            tp, fn = int(np.sum((p >= thr) & (y == 1))), int(np.sum((p < thr) & (y == 1)))
+                            fp, tn = int(np.sum((p >= thr) & (y == 0))), int(np.sum((p < thr) & (y == 0)))
+                            (d / "confusion_matrix.json").write_text(json.dumps(
+                                {"labels": ["pos", "neg"], "rows_true_cols_pred": [[tp, fn], [fp, tn]],
+                                 "threshold": thr, "split": "test"}))
+                            start = len(rows)
+                            for calibrated in (False, True):
+                                for split in ("val", "test"):
+                                    for m in FAMILY:
+                                        rows.append({**lab, "split": split, "metric": m, "family": FAMILY[m],
+                                                     "calibrated": calibrated, "stat": "value",
+                                                     "value": metric_value(m, split, ds, ssl, fraction, seed, cal,
+                                                                           sel, calibrated)})
+                                    rows.append({**lab, "split": split, "metric": "threshold", "family": "info",
+                                                 "calibrated": calibrated, "stat": "value", "value": thr})
+                            if cal == "temperature":
+                                rows.append({**lab, "split": "val", "metric": "temperature", "family": "calibrator",
+                                             "calibrated": False, "stat": "value", "value": 1.5 + seed})
+                            for r in rows[start:]:
+                                r["run_id"] = run_id
+    df = pd.DataFrame(rows)
+    df["condition"] = "clean"
+    return runs, df
+
+
+class Ctx(ReportContext):
+    """A context whose splits come from memory (no dataset files)."""
+
+    def load_split(self, dataset, split):
+        rng = np.random.default_rng(0)
+        labels = np.array([0] * 12 + [1] * 8) if split == "train" else np.array([0, 1] * (N // 2))
+        return Split(images=rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8), labels=labels)
+
+
+def suite(name="t"):
+    return SimpleNamespace(name=name, datasets=[SimpleNamespace(label=lambda d=d: d) for d in DATASETS], reports=())
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
-    runs, df, truth = build_tree(root)
-    loaded = []
-
-    def load_split(ds, split):
-        loaded.append((ds, split))
-        rng = np.random.default_rng(0)
-        return Split(images=rng.integers(0, 256, (N, 28, 28), dtype=np.uint8), labels=np.zeros(N, dtype=np.int64))
-
-    ctx = ReportContext(suite=Suite(name="t", version=1, description="", path="t.yaml", runs=(), tables=()),
-                        df=df, runs_dir=runs, out_dir=root / "leaderboards" / "t", load_split=load_split)
-    out = {name: fn(ctx) for name, fn in REPORTS.items()}
-    return ctx, out, truth, loaded
+    runs, df = build_tree(root)
+    ctx = Ctx(suite=suite(), df=df, runs_dir=runs, out_dir=root / "leaderboards" / "t")
+    reg = get_registry("reports")
+    small = {"calibration": {"max_figures": 2}, "errors": {"k": 3}}  # fewer figures: a faster test
+    out = {n: reg.get(n)(reg.get(n).Config(**small.get(n, {}))).build(ctx)
+           for n in ("calibration", "operating_points", "errors", "eda", "label_efficiency", "ssl_loss")}
+    return ctx, out
 
 
-def _rows(md: str, first: str) -> list[list[str]]:
-    """Markdown table rows whose first cell is ``first``, split into cells."""
-    return [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines()
-            if line.startswith("| ") and line.strip("|").split("|")[0].strip() == first]
+def _table(md: str, first_header: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the first markdown table whose first header cell is ``first_header``."""
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] == first_header and lines[i + 1].startswith("|---"):
+            body = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                body.append([c.strip() for c in row.strip().strip("|").split("|")])
+            return cells, body
+    raise AssertionError(f"no table starting with {first_header!r}")
 
 
-def _header(md: str, first: str) -> list[str]:
-    return _rows(md, first)[0]
+def _dicts(md, first):
+    head, body = _table(md, first)
+    return [dict(zip(head, r)) for r in body]
 
 
-def test_registry_names_the_three_reports():
-    assert list(REPORTS) == ["calibration", "operating_points", "errors"]
-    assert all(REPORTS[n].__name__ == "report" and REPORTS[n].__module__ == f"harness.reports.{n}" for n in REPORTS)
-    assert "nope" not in REPORTS
+# --- registry and import rules -----------------------------------------------------------------------
+
+def test_reports_are_registered_with_their_flags():
+    reg = get_registry("reports")
+    flags = {n: (reg.get(n).always, reg.get(n).needs_results) for n in reg.names()}
+    assert flags["calibration"] == flags["operating_points"] == flags["errors"] == (False, True)
+    assert flags["label_efficiency"] == flags["ssl_loss"] == (True, True)
+    assert flags["eda"] == (True, False)
+    assert all(issubclass(reg.get(n), harness.Report) for n in reg.names())
 
 
-def test_calibration_table_hand_values(tree):
-    ctx, out, _, _ = tree
-    assert set(out["calibration"]) == {"breastmnist", "pneumoniamnist", "comparison"}
+def test_report_plugins_import_only_public_harness_names():
+    for f in sorted(Path(__file__).resolve().parents[2].joinpath("plugins", "reports").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("harness"):
+                assert node.module == "harness", f"{f.name}: from {node.module} import ..."
+                assert all(a.name in harness.__all__ for a in node.names), f"{f.name}: private harness name"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("harness.") for a in node.names), f.name
+
+
+def test_configs_reject_metrics_of_another_family():
+    reg = get_registry("reports")
+    with pytest.raises(ValueError, match="not calibration metrics"):
+        reg.get("calibration").Config(metrics=("auroc",))
+    with pytest.raises(ValueError, match="not threshold metrics"):
+        reg.get("operating_points").Config(metrics=("ece",))
+    assert reg.get("calibration").Config(metrics=["ece"]).metrics == ("ece",)
+
+
+# --- calibration ---------------------------------------------------------------------------------------
+
+def test_calibration_table_numbers_and_bold(tree):
+    _, out = tree
+    assert set(out["calibration"]) == {*DATASETS, "comparison"}
     md = out["calibration"]["breastmnist"]
-    assert "fitted on the val split only" in md
-    head = _header(md, "encoder")
-    assert head[:4] == ["encoder", "calibrator", "ECE top-label before", "ECE top-label after"]
-    rows = {(r[0], r[1]): dict(zip(head, r)) for r in _rows(md, "resnet18") + _rows(md, "smallcnn")}
-    assert len(rows) == 4  # 2 models x 2 calibrators; selectors do not add rows
-    t = rows[("resnet18", "temperature")]
-    assert t["ECE top-label before"] == "0.250 ± 0.071"
-    assert t["ECE top-label after"] == "0.060 ± 0.014"
-    assert (t["ECE pos. before"], t["ECE pos. after"]) == ("0.300 ± 0.000", "0.100 ± 0.000")
+    head, _ = _table(md, "model")
+    assert head[:3] == ["model", "labelled", "calibrator"]
+    assert {"ece before", "ece after", "fitted params (mean)", "auroc before", "auroc after", "n"} <= set(head)
+    # every calibration metric of the registry, none by hard-coded list
+    assert [h[:-len(" after")] for h in head if h.endswith(" after") and h[:-6] != "auroc"] == \
+        reporting.metric_names("calibration")
+    rows = {(r["model"], r["labelled"], r["calibrator"]): r for r in _dicts(md, "model")}
+    assert len(rows) == 2 * 2 * 2  # 2 methods x 2 fractions x 2 calibrators; selectors add no rows
+    t = rows[("SimCLR probe", "100 %", "temperature")]
+    assert (t["ece before"], t["ece after"]) == ("0.250 ± 0.071", "**0.060 ± 0.014**")  # ece: lower is best
     assert t["fitted params (mean)"] == "temperature=2"
-    assert t["AUROC after"] == "0.900 ± 0.000"
+    assert t["auroc after"] == "0.855 ± 0.007"
     assert t["n"] == "2"  # seeds, not seeds x selectors
-    assert rows[("resnet18", "none")]["fitted params (mean)"] == "-"
-    assert rows[("resnet18", "none")]["ECE top-label after"] == "0.250 ± 0.071"
+    none = rows[("supervised (scratch)", "100 %", "none")]
+    assert (none["ece after"], none["fitted params (mean)"]) == ("0.250 ± 0.071", "-")
 
 
-def test_calibration_comparison_puts_datasets_side_by_side(tree):
-    _, out, _, _ = tree
+def test_calibration_comparison_lines_up_datasets(tree):
+    _, out = tree
     md = out["calibration"]["comparison"]
-    head = _header(md, "encoder")
-    assert head == ["encoder", "calibrator", "ECE before [Breast]", "ECE before [Pneumonia]",
-                    "ECE after [Breast]", "ECE after [Pneumonia]"]
-    row = dict(zip(head, [r for r in _rows(md, "resnet18") if r[1] == "temperature"][0]))
-    assert row["ECE before [Pneumonia]"] == "0.250 ± 0.071"
-    assert row["ECE after [Breast]"] == row["ECE after [Pneumonia]"] == "0.060 ± 0.014"
+    head, _ = _table(md, "model")
+    assert "ece ↓ [Breast]" in head and "ece ↓ [Pneumonia]" in head
+    row = [r for r in _dicts(md, "model") if (r["model"], r["labelled"], r["calibrator"]) ==
+           ("SimCLR probe", "10 %", "temperature")][0]
+    assert row["ece ↓ [Breast]"] == row["ece ↓ [Pneumonia]"] == "0.060 ± 0.014"
 
 
-def test_reliability_pngs_for_calibrated_cells_only(tree):
-    ctx, out, _, _ = tree
-    pngs = sorted(p.name for p in ctx.fig_dir.glob("reliability_*.png"))
-    assert pngs == sorted(f"reliability_{ds}_{enc}-sup-all-none-f1_temperature.png"
-                          for ds in DATASETS for enc in ENCODERS)
-    assert all((ctx.fig_dir / p).stat().st_size > 10_000 for p in pngs)
-    assert "](figures/reliability_breastmnist_resnet18-sup-all-none-f1_temperature.png)" in \
-        out["calibration"]["breastmnist"]
+def test_reliability_figure_per_model_plots_raw_then_each_calibrator(tree):
+    ctx, out = tree
+    name = "reliability_breastmnist_SimCLR_probe_100.png"
+    assert (ctx.fig_dir / name).is_file()
+    assert f"](figures/{name})" in out["calibration"]["breastmnist"]
+    assert sorted(p.name for p in ctx.fig_dir.glob("reliability_breastmnist_*.png")) == [
+        "reliability_breastmnist_SimCLR_probe_100.png", "reliability_breastmnist_supervised_scratch_100.png"]
+    assert "Showing 2 of 4 models" in out["calibration"]["breastmnist"]
+    titles = [a["title"] for a in _plots.DRAWN[name] if a["ylabel"] == "accuracy"]
+    assert [t.split("\n")[0] for t in titles] == ["before (raw model)", "after: temperature"]
+    # the ECE in the panel title is the one of the plotted bins
+    p = reporting.predictions(ctx.runs_dir / "breastmnist-simclr-f1.0-s0-temperature-fixed", "test")
+    b = reliability_bins(p["is_positive"], p["prob_positive"])
+    assert f"ECE {b['ece']:.3f}" in titles[1]
 
 
-def test_operating_points_table(tree):
-    ctx, out, truth, _ = tree
-    md = out["operating_points"]["breastmnist"].split("### PR vs ROC")[0]
-    head = _header(md, "encoder")
-    assert head[:5] == ["encoder", "calibrator", "selector", "threshold", "TPR"]
-    for col in ("FPR", "precision", "NPV", "F1", "accuracy", "bal. acc.", "TPR gap", "FPR gap", "TP (mean)",
-                "FN (mean)", "n"):
-        assert col in head
-    rows = [dict(zip(head, r)) for r in _rows(md, "resnet18")]
-    assert len(rows) == 4  # 2 calibrators x 2 selectors
-    y = [r for r in rows if (r["calibrator"], r["selector"]) == ("none", "youden")][0]
-    assert y["threshold"] == "0.410 ± 0.014"
-    assert y["TPR gap"] == "0.015 ± 0.007"
-    tp = np.mean([truth[f"breastmnist-resnet18-s{s}-none-youden"]["tp"] for s in SEEDS])
-    assert y["TP (mean)"] == f"{tp:.1f}"
-    assert y["n"] == "2"
+def test_reliability_bins_match_the_registered_ece_metric():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.uniform(0, 1, 300), 2)  # ties and scores on bin edges
+    b = reliability_bins(y, p)
+    ece = get_registry("metrics").get("ece")()
+    assert b["ece"] == pytest.approx(ece(y, p, 0.5), abs=1e-12)
+    assert b["count"].sum() == 300 and len(b["edges"]) == 16
+    assert b["count"][:7].sum() == 0  # top-label confidence is >= 0.5
+
+
+# --- operating points ------------------------------------------------------------------------------------
+
+def test_operating_point_table_and_gaps(tree):
+    _, out = tree
+    md = out["operating_points"]["breastmnist"]
+    head, _ = _table(md, "model")
+    assert head[:5] == ["model", "labelled", "calibrator", "selector", "threshold"]
+    assert head[5:-1] == reporting.metric_names("threshold") and head[-1] == "n"
+    rows = _dicts(md, "model")
+    assert len(rows) == 2 * 2 * 2 * 2  # methods x fractions x calibrators x selectors
+    y = [r for r in rows if (r["model"], r["labelled"], r["calibrator"], r["selector"]) ==
+         ("SimCLR probe", "100 %", "none", "youden")][0]
+    assert (y["threshold"], y["recall"], y["n"]) == ("0.410 ± 0.014", "0.815 ± 0.007", "2")
+    assert not any("**" in v for r in rows for v in r.values())  # selectors trade rates: no "best"
+    gap_md = md.split("### Val → test drift")[1]
+    g = [r for r in _dicts(gap_md, "model") if (r["model"], r["calibrator"], r["selector"]) ==
+         ("SimCLR probe", "none", "youden")][0]
+    assert (g["recall gap"], g["precision gap"]) == ("0.015 ± 0.007", "0.000 ± 0.000")
+
+
+def test_ranking_table_bolds_the_best_model(tree):
+    _, out = tree
+    md = out["operating_points"]["pneumoniamnist"].split("### Ranking quality")[1]
+    rows = {(r["model"], r["labelled"]): r for r in _dicts(md, "model")}
+    assert rows[("supervised (scratch)", "100 %")]["auroc"] == "**0.905 ± 0.007**"
+    assert rows[("SimCLR probe", "100 %")]["auroc"] == "0.855 ± 0.007"
+    assert "test prevalence of pneumonia" in md
 
 
 def test_roc_pr_and_confusion_figures(tree):
-    ctx, out, _, _ = tree
-    for ds in DATASETS:
-        for name in (f"roc_pr_{ds}.png", f"confusion_{ds}.png"):
-            assert (ctx.fig_dir / name).stat().st_size > 10_000
-            assert f"](figures/{name})" in out["operating_points"][ds]
-    assert "smallcnn sup all none f1 (best mean test AUROC" not in out["operating_points"]["breastmnist"]
-    assert "best model by mean test AUROC (resnet18" in out["operating_points"]["breastmnist"]
-    assert "best model by mean test AUROC (smallcnn" in out["operating_points"]["pneumoniamnist"]
-
-
-def test_pr_vs_roc_table_uses_test_prevalence(tree):
-    ctx, out, _, _ = tree
-    md = out["operating_points"]["breastmnist"].split("### PR vs ROC")[1]
-    head = _header(md, "encoder")
-    assert head == ["encoder", "test prevalence", "ROC-AUC", "PR-AUC", "no-skill PR-AUC", "n"]
-    p = pd.read_csv(ctx.runs_dir / "breastmnist-resnet18-s0-none-fixed" / "predictions.csv")
-    prev = p[p["split"] == "test"]["is_positive"].mean()
-    row = dict(zip(head, _rows(md, "resnet18")[0]))
-    assert row["test prevalence"] == row["no-skill PR-AUC"] == f"{prev:.3f}"
-    assert row["ROC-AUC"] == "0.900 ± 0.000"
+    ctx, out = tree
+    roc, pr = _plots.DRAWN["roc_pr_breastmnist.png"]
+    models = ["supervised (scratch), 10 %", "supervised (scratch), 100 %", "SimCLR probe, 10 %",
+              "SimCLR probe, 100 %"]  # suite order
+    assert [s.split(" (AUC")[0] for s in roc["legend"][:4]] == models
+    capped = roc_pr_curves(ctx, ctx.df[ctx.df["dataset"] == "breastmnist"], 2)[0]  # 100 % first when capped
+    assert [c["name"] for c in capped] == ["supervised (scratch), 100 %", "SimCLR probe, 100 %"]
+    assert roc["legend"][4:] == ["no skill (AUC 0.5)", "selector: fixed", "selector: youden"]
+    assert pr["ylabel"] == "precision" and "malignant" in pr["xlabel"]
+    grid = _plots.DRAWN["confusion_breastmnist.png"]
+    assert [a["title"].split("\n")[0] for a in grid] == ["fixed", "youden"]
+    assert "SimCLR probe, 100 %" in out["operating_points"]["breastmnist"].split("Confusion matrices")[1]
+    assert "](figures/roc_pr_breastmnist.png)" in out["operating_points"]["breastmnist"]
 
 
 def test_operating_points_comparison(tree):
-    _, out, _, _ = tree
-    md = out["operating_points"]["comparison"]
-    head = _header(md, "encoder")
-    assert head[:5] == ["encoder", "calibrator", "selector", "TPR [Breast]", "TPR [Pneumonia]"]
-    assert {"FPR gap [Breast]", "F1 [Pneumonia]", "precision [Breast]"} <= set(head)
-    assert len(_rows(md, "smallcnn")) == 4
+    _, out = tree
+    head, body = _table(out["operating_points"]["comparison"], "model")
+    assert head[4:6] == ["threshold [Breast]", "threshold [Pneumonia]"]
+    assert len(body) == 16
 
 
-def test_error_sheet_ranks_confident_errors_with_breast_positive_label_0(tree):
-    ctx, out, _, loaded = tree
-    p = pd.read_csv(ctx.runs_dir / "breastmnist-resnet18-s0-none-youden" / "predictions.csv")
-    p = p[p["split"] == "test"]
-    thr = youden_threshold(0)
-    with open(ctx.fig_dir / "errors_breastmnist_youden.csv", newline="") as f:
-        sheet = list(csv.DictReader(f))
-    assert list(sheet[0]) == ["kind", "rank", "index", "prob_positive", "true_label", "pred_label", "note"]
-    fp = p[(p["is_positive"] == 0) & (p["prob_positive"] >= thr)].sort_values("prob_positive", ascending=False)
-    fn = p[(p["is_positive"] == 1) & (p["prob_positive"] < thr)].sort_values("prob_positive")
-    assert len(fp) >= 2 and len(fn) >= 1  # the synthetic data has errors of both kinds
-    got_fp = [r for r in sheet if r["kind"] == "FP"]
-    got_fn = [r for r in sheet if r["kind"] == "FN"]
-    assert [int(r["index"]) for r in got_fp] == fp["index"].head(8).tolist()
-    assert [int(r["index"]) for r in got_fn] == fn["index"].head(8).tolist()
-    assert [int(r["rank"]) for r in got_fp] == list(range(1, len(got_fp) + 1))
-    probs = [float(r["prob_positive"]) for r in got_fp]
-    assert probs == sorted(probs, reverse=True)
-    # BreastMNIST: label 0 (malignant) is positive, so a false positive is a true normal/benign (label 1)
-    assert all(r["true_label"] == "normal/benign" and r["pred_label"] == "malignant" for r in got_fp)
-    assert all(r["true_label"] == "malignant" and r["pred_label"] == "normal/benign" for r in got_fn)
-    assert set(p.set_index("index").loc[[int(r["index"]) for r in got_fp], "label"]) == {1}
-    assert all(r["note"] == "" for r in sheet)
-    assert ("breastmnist", "test") in loaded
+# --- errors ------------------------------------------------------------------------------------------------
+
+def test_top_errors_ranks_confident_mistakes():
+    pred = pd.DataFrame({"index": range(6), "label": [0, 0, 1, 1, 0, 1], "is_positive": [1, 1, 0, 0, 1, 0],
+                         "prob_positive": [0.9, 0.2, 0.95, 0.6, 0.1, 0.7]})
+    errs = top_errors(pred, 0.5, 2, {0: "malignant", 1: "benign"}, 0)
+    assert errs[["kind", "index"]].values.tolist() == [["FP", 2], ["FP", 5], ["FN", 4], ["FN", 1]]
+    assert set(errs["note"]) == {""} and errs.attrs == {"n_fp": 3, "n_fn": 2}
+    assert errs["pred_label"].tolist() == ["malignant", "malignant", "benign", "benign"]
 
 
-def test_top_errors_ranks_by_confidence_breaks_ties_by_index_and_keeps_k():
-    from harness.reports.errors import top_errors
-
-    # BreastMNIST coding: label 0 = malignant = positive
-    pred = pd.DataFrame({"index": [0, 1, 2, 3, 4, 5, 6],
-                         "label": [1, 1, 1, 1, 0, 0, 0],
-                         "is_positive": [0, 0, 0, 0, 1, 1, 1],
-                         "prob_positive": [0.9, 0.7, 0.9, 0.2, 0.1, 0.3, 0.8]})
-    got = top_errors(pred, 0.5, 2, {0: "malignant", 1: "normal/benign"}, 0)
-    assert got[["kind", "rank", "index"]].values.tolist() == [["FP", 1, 0], ["FP", 2, 2], ["FN", 1, 4],
-                                                              ["FN", 2, 5]]
-    assert (got.attrs["n_fp"], got.attrs["n_fn"]) == (3, 2)  # index 1 (0.7) is an FP left out by k = 2
-    assert got.loc[got["kind"] == "FP", "true_label"].unique().tolist() == ["normal/benign"]
-    assert got.loc[got["kind"] == "FN", "pred_label"].unique().tolist() == ["normal/benign"]
-
-
-def test_error_sheet_pneumonia_positive_label_1(tree):
-    ctx, _, _, _ = tree
-    sheet = pd.read_csv(ctx.fig_dir / "errors_pneumoniamnist_fixed.csv", keep_default_na=False)
-    assert set(sheet.loc[sheet["kind"] == "FP", "true_label"]) <= {"normal"}
-    assert set(sheet.loc[sheet["kind"] == "FN", "pred_label"]) <= {"normal"}
-    assert (sheet["note"] == "").all()
+def test_error_sheets_and_galleries(tree):
+    ctx, out = tree
+    md = out["errors"]["breastmnist"]
+    assert "Best model by mean test auroc: SimCLR probe, 100 %" in md
+    sheet = pd.read_csv(ctx.fig_dir / "errors_breastmnist_youden.csv", keep_default_na=False)
+    assert list(sheet.columns) == ["kind", "rank", "index", "prob_positive", "true_label", "pred_label", "note"]
+    assert set(sheet["note"]) == {""}
+    fp = sheet[sheet["kind"] == "FP"]["prob_positive"].tolist()
+    assert fp == sorted(fp, reverse=True)
+    rows = {r["selector"]: r for r in _dicts(md, "selector")}
+    assert rows["youden"]["threshold"] == "0.400"  # the lowest seed's threshold
+    g = _plots.DRAWN["errors_breastmnist_youden.png"]
+    assert g[0]["ylabel"].startswith("false positives") and len(g) == 2 * 3  # k = 3 per row
 
 
-def test_error_galleries_and_markdown(tree):
-    ctx, out, _, _ = tree
-    assert set(out["errors"]) == set(DATASETS)
-    for ds in DATASETS:
-        for sel in ("fixed", "youden"):
-            assert (ctx.fig_dir / f"errors_{ds}_{sel}.png").stat().st_size > 10_000
-            assert f"(figures/errors_{ds}_{sel}.csv)" in out["errors"][ds]
-            assert f"(figures/errors_{ds}_{sel}.png)" in out["errors"][ds]
-    assert "Best model by mean test AUROC: smallcnn" in out["errors"]["pneumoniamnist"]
+# --- always-on reports --------------------------------------------------------------------------------------
+
+def test_eda_counts_and_sheet(tree):
+    ctx, out = tree
+    md = out["eda"]["pneumoniamnist"]
+    head, body = _table(md, "split")
+    assert head == ["split", "0: normal", "1: pneumonia (+)", "total", "positive share"]
+    assert body[0] == ["train", "12", "8", "20", "40.0%"]
+    assert (ctx.fig_dir / "eda_pneumoniamnist.png").is_file() and "](figures/eda_pneumoniamnist.png)" in md
 
 
-def test_run_folders_found_from_spec_json_without_run_id(tree, tmp_path):
-    ctx, _, _, _ = tree
-    df = ctx.df.drop(columns="run_id")
-    c2 = ReportContext(suite=ctx.suite, df=df, runs_dir=ctx.runs_dir, out_dir=tmp_path, load_split=ctx.load_split)
-    REPORTS["errors"](c2)
-    a = (tmp_path / "figures" / "errors_breastmnist_fixed.csv").read_text()
-    assert a == (ctx.fig_dir / "errors_breastmnist_fixed.csv").read_text()
+def test_eda_needs_no_results(tmp_path):
+    ctx = Ctx(suite=suite(), df=pd.DataFrame(), runs_dir=tmp_path, out_dir=tmp_path / "lb")
+    assert set(get_registry("reports").get("eda")().build(ctx)) == set(DATASETS)
 
 
-def test_listing_reports_imports_nothing_heavy_and_lookup_imports_no_torch():
-    heavy = "[m for m in ('torch', 'sklearn', 'matplotlib', 'netcal', 'pandas') if m in sys.modules]"
-    code = (f"import sys; from harness.reports import REPORTS; names = list(REPORTS); print({heavy}); "
-            f"fns = [REPORTS[n] for n in names]; print({heavy})")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    listed, looked_up = out.strip().splitlines()
-    assert listed == "[]"  # validating a suite's `reports:` list stays instant
-    assert looked_up == "['pandas']"  # the report modules need pandas, nothing heavier until they draw
+def test_label_efficiency_curves_names_and_percent_ticks(tree):
+    ctx, out = tree
+    c = le_curves(ctx.df, "breastmnist", "auroc")
+    assert list(c) == ["supervised (scratch)", "SimCLR probe"]
+    fr, mean, std, n = c["SimCLR probe"]
+    assert fr.tolist() == [0.1, 1.0] and np.allclose(mean, [0.755, 0.855]) and n.tolist() == [2, 2]
+    (ax,) = _plots.DRAWN["label_efficiency_breastmnist.png"]
+    assert ax["legend"] == ["supervised (scratch)", "SimCLR probe"] and ax["lines"] == 2
+    assert ax["xticklabels"] == ["10 %", "100 %"] and ax["xscale"] == "log"
+    assert ax["ylabel"] == "test auroc" and "labelled" in ax["xlabel"]
+    both = _plots.DRAWN["comparison_label_efficiency.png"]
+    assert [a["title"] for a in both] == ["Breast", "Pneumonia"]
+    rows = {r["method"]: r for r in _dicts(out["label_efficiency"]["breastmnist"], "method")}
+    assert rows["SimCLR probe"]["100 % labelled"] == "**0.855 ± 0.007**"
+    assert rows["supervised (scratch)"]["10 % labelled"] == "0.605 ± 0.007"
 
 
-def test_summary_counts_seeds_once_and_prints_undefined_values_as_na():
-    from harness.reports._common import _cell, _summary
+def test_label_efficiency_bolds_by_direction_and_needs_two_fractions(tree):
+    ctx, _ = tree
+    rep = get_registry("reports").get("label_efficiency")
+    md = rep(rep.Config(metric="ece"))  # lower is better; calibrator none: raw ece for every model
+    rows = _dicts(md.build(ctx)["breastmnist"], "method")
+    assert all(r["100 % labelled"] == "**0.250 ± 0.071**" for r in rows)
+    one = ctx.df[ctx.df["fraction"] == 1.0]
+    assert rep().build(Ctx(suite=suite(), df=one, runs_dir=ctx.runs_dir, out_dir=ctx.out_dir)) == {}
 
-    df = pd.DataFrame({"encoder": ["a"] * 4, "seed": [0, 0, 1, 1], "threshold": ["fixed", "youden"] * 2,
-                       "split": "test", "metric": ["recall"] * 4, "value": [np.nan] * 4})
-    s = _summary(df, ["encoder"], ["recall"], "test")
-    assert s[("a", "recall")][2] == 2  # two seeds; two selectors per seed are one observation
-    assert _cell(s, "a", "recall") == "n/a"
-    assert _cell(s, "b", "recall") == ""
+
+def test_ssl_loss_one_curve_per_pretrained_encoder(tree):
+    _, out = tree
+    (ax,) = _plots.DRAWN["ssl_loss_breastmnist.png"]
+    assert ax["legend"] == ["SimCLR"] and ax["lines"] == 1  # 2 fractions x 2 seeds x 2 cals share one encoder
+    assert ax["xticklabels"] and ax["xlabel"] == "pretraining epoch"
+    head, body = _table(out["ssl_loss"]["breastmnist"], "encoder")
+    assert body == [["SimCLR", "3", "5.000", "3.500", "2.0", "100"]]
+    assert "comparison" in out["ssl_loss"]
