@@ -110,7 +110,11 @@ class Walker:
         node = nodes[name]
         store = self.store
         if store.has(name, node.key):
-            return Entry(store, name, node.key, store.path(name, node.key))
+            try:
+                store.quick_check(name, node.key)
+                return Entry(store, name, node.key, store.path(name, node.key))
+            except CorruptEntry as exc:
+                store.quarantine(exc.stage, exc.key, exc.reason)
         reason = store.failed(name, node.key)
         if reason is not None and not self.options.retry_failed:
             raise StageError(name, reason)

@@ -167,6 +167,18 @@ class Store:
         self._verified[(stage, key, name)] = stamp
         return p
 
+    def quick_check(self, stage: str, key: str) -> None:
+        """Cheap check of a whole entry (manifest readable, every artifact present with its recorded
+        size): catches truncation and deletion on every access; content is digest-checked when read."""
+        entry = self.path(stage, key)
+        for name, rec in self.manifest(stage, key)["artifacts"].items():
+            try:
+                size = (entry / name).stat().st_size
+            except OSError:
+                raise CorruptEntry(stage, key, entry / name, "artifact missing") from None
+            if size != rec["bytes"]:
+                raise CorruptEntry(stage, key, entry / name, f"size {size} bytes, recorded {rec['bytes']}")
+
     def verify_entry(self, stage: str, key: str) -> None:
         """Check every artifact of an entry; raise CorruptEntry on the first bad one."""
         for name in self.manifest(stage, key)["artifacts"]:

@@ -20,18 +20,27 @@ class ProcessesExecutor(Executor):
 
     The runner hands it one level of the stage graph at a time, so upstream stages (one pretraining
     for many probes) finish before the tasks that read them; the cache's per-entry locks keep two
-    workers from computing the same entry. Each worker uses ``cores // workers`` torch threads.
+    workers from computing the same entry.
+
+    Torch threads per worker: by default the same as an in-process run (``BENCH_NUM_THREADS`` or
+    every core), because a CPU result depends on the thread count in its last bits, and a trained
+    network amplifies those bits: with the same count, results equal the ``local`` executor's
+    exactly. ``threads: share`` gives each worker ``cores // workers`` threads instead: faster, no
+    oversubscription, but numbers that differ from ``local`` in the way two machines' do.
     """
 
     @dataclass(frozen=True)
     class Config:
-        """Attributes: workers: worker processes (default: the number of CPU cores)."""
+        """Attributes: workers: worker processes (default: the number of CPU cores); threads: "same" or "share"."""
 
         workers: Optional[int] = None
+        threads: str = "same"
 
         def __post_init__(self):
             if self.workers is not None and self.workers < 1:
                 raise ValueError("workers must be >= 1")
+            if self.threads not in ("same", "share"):
+                raise ValueError("threads must be 'same' (results equal local) or 'share' (cores // workers each)")
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -43,7 +52,8 @@ class ProcessesExecutor(Executor):
             from concurrent.futures import ProcessPoolExecutor
 
             workers = self.config.workers or os.cpu_count() or 1
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            cores = int(os.environ.get("BENCH_NUM_THREADS", "0")) or os.cpu_count() or 1
+            threads = cores if self.config.threads == "same" else max(1, cores // workers)
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                              initializer=_init_worker, initargs=(threads,))
         return self._pool
