@@ -16,7 +16,7 @@ from .registry import Registry, RegistryError, UnknownComponentError
 from .runner import StageTask, stage_task
 from .stage import Entry, StageContext, row
 from .stats import as_arrays, bootstrap_ci, confusion_counts
-from .store import file_digest
+from .store import atomic_write_bytes, atomic_write_json, atomic_write_text, file_digest
 from .suite import RunSpec, Suite, SuiteError, load_suite
 from . import figures, reporting
 
@@ -26,7 +26,7 @@ __all__ = [
     "AXES", "Augmentation", "Axis", "Calibrator", "CellModel", "Component", "ConfigError", "DataError", "Dataset",
     "Encoder", "Entry", "Executor", "FAMILIES", "Metric", "Perturbation", "PerturbationSet", "ROWS", "Registry", "RegistryError",
     "Report", "RunSpec", "SSLMethod", "Split", "Stage", "StageContext", "StageFailed", "StageTask", "Suite",
-    "SuiteError", "ThresholdSelector", "UnknownComponentError", "UserError", "as_arrays", "bootstrap_ci",
+    "SuiteError", "ThresholdSelector", "UnknownComponentError", "UserError", "as_arrays", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "bootstrap_ci",
     "close_matches", "confusion_counts", "did_you_mean", "figures", "file_digest", "from_dict", "get_plugin_manager",
     "get_registry", "hookimpl", "load_cell", "load_suite", "perturbation_set", "reporting", "row", "stage_graph", "stage_task",
     "to_dict",

@@ -29,6 +29,8 @@ class Component:
     #: True for the one component of its kind a suite gets when its axis is left out
     #: (e.g. "no calibration"); the core never names it.
     default: ClassVar[bool] = False
+    #: how figures and tables name it for readers (e.g. "Barlow Twins"); "" = the registered name
+    display_name: ClassVar[str] = ""
 
     def __init__(self, config: Any = None):
         self.config = config if config is not None else self.Config()
@@ -325,6 +327,8 @@ class Report(Component):
     always: ClassVar[bool] = False
     #: False for reports that also make sense before any result exists (e.g. the data sheet)
     needs_results: ClassVar[bool] = True
+    #: where its sections go on the page (lower first; ties by name)
+    order: ClassVar[int] = 100
 
     def build(self, ctx: Any) -> dict[str, str]:
         raise NotImplementedError

@@ -170,6 +170,7 @@ def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.Da
     (lb_dir / "figures").mkdir(parents=True, exist_ok=True)
     reg = get_registry("reports")
     names = [n for n in reg.names() if reg.get(n).always or n in {r.name for r in suite.reports}]
+    names.sort(key=lambda n: (reg.get(n).order, n))
     sections: dict[str, list[str]] = {}
     ctx = ReportContext(suite=suite, df=df, runs_dir=Path(out) / "results" / suite.name / "runs", out_dir=lb_dir,
                         data_root=data_root)

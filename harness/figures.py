@@ -95,26 +95,6 @@ def eda_sheet(name: str, splits: dict, label_names: dict, positive_label: int, p
     _save(fig, path)
 
 
-def label_efficiency(curves: dict, path: Path, title: str = "", metric: str = "") -> None:
-    """``curves[panel][series] = (fractions, mean, std)``; one panel per dataset, log-x, ± std bands."""
-    plt = _plt()
-    panels = list(curves)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
-        for series, (fr, mean, std) in sorted(curves[panel].items()):
-            fr, mean, std = map(np.asarray, (fr, mean, std))
-            ax.plot(fr * 100, mean, marker="o", label=series)
-            ax.fill_between(fr * 100, mean - std, mean + std, alpha=0.2)
-        ax.set_xscale("log")
-        ax.set_xlabel("labeled fraction of train (%)")
-        ax.set_ylabel(metric)
-        ax.set_title(panel, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    _save(fig, path)
-
-
 def loss_curves(curves: dict, path: Path, title: str = "") -> None:
     """``curves[panel][label] = [loss per epoch]``; one panel per dataset."""
     plt = _plt()

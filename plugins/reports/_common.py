@@ -171,7 +171,7 @@ def _component_display(kind: str, label: str) -> str:
     """A component's class name (``SimCLR``) plus its options, for a label such as ``simclr(t=0.2)``."""
     name, _, opts = str(label).partition("(")
     reg = get_registry(kind)
-    shown = reg.get(name).__name__ if name in reg else name
+    shown = (reg.get(name).display_name or reg.get(name).__name__) if name in reg else name
     return shown + (f" ({opts.rstrip(')')})" if opts else "")
 
 

@@ -43,6 +43,8 @@ class CalibrationConfig:
 class Calibration(Report):
     """Calibration metrics on test before vs after each calibrator (fitted on val), reliability diagrams."""
 
+    order = 50
+
     Config = CalibrationConfig
 
     def metrics(self) -> list[str]:

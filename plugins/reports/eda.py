@@ -13,6 +13,8 @@ SPLITS = ("train", "val", "test")
 class EDA(Report):
     """The data sheet of each dataset: class balance per split and example images of each class."""
 
+    order = 0
+
     always = True
     needs_results = False
 

@@ -74,6 +74,8 @@ def top_errors(pred: pd.DataFrame, threshold: float, k: int, label_names: dict, 
 class Errors(Report):
     """Galleries and CSV sheets of the best model's most confident test errors, per threshold selector."""
 
+    order = 70
+
     Config = ErrorsConfig
 
     def selectors(self, names: list[str]) -> list[str]:

@@ -60,6 +60,8 @@ def curves(df: pd.DataFrame, dataset: str, metric: str, split: str = "test") -> 
 class LabelEfficiency(Report):
     """Headline metric vs labelled fraction per method (SSL probe/finetune vs supervised), in percent."""
 
+    order = 10
+
     always = True
     Config = LabelEfficiencyConfig
 

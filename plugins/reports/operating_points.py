@@ -47,6 +47,8 @@ class OperatingPointsConfig:
 class OperatingPoints(Report):
     """Per threshold selector: val-chosen threshold, test metrics there, test − val gaps, ROC/PR, confusions."""
 
+    order = 60
+
     Config = OperatingPointsConfig
 
     def metrics(self) -> list[str]:

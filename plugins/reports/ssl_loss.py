@@ -56,6 +56,8 @@ def series_name(labels: dict, extra: list[str]) -> str:
 class SSLLoss(Report):
     """SSL pretraining loss per epoch, one line per pretrained encoder and seed, per dataset."""
 
+    order = 20
+
     always = True
 
     def build(self, ctx: "reporting.ReportContext") -> dict[str, str]:

@@ -27,6 +27,8 @@ class BarlowTwins(SSLMethod):
     lightly's ``BarlowTwinsProjectionHead`` and ``BarlowTwinsLoss``.
     """
 
+    display_name = "Barlow Twins"
+
     Config = BarlowTwinsConfig
 
     def build(self, backbone, num_features: int):

@@ -28,6 +28,8 @@ class BYOL(SSLMethod):
     BYOL heads; the target is an EMA of the online backbone + projector, updated in ``on_step``.
     """
 
+    display_name = "BYOL"
+
     Config = BYOLConfig
 
     def build(self, backbone, num_features: int):

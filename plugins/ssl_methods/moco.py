@@ -35,6 +35,8 @@ class MoCo(SSLMethod):
     negatives. The key encoder is updated in ``on_step``.
     """
 
+    display_name = "MoCo v2"
+
     Config = MoCoConfig
 
     def build(self, backbone, num_features: int):

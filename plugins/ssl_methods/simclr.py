@@ -27,6 +27,8 @@ class SimCLR(SSLMethod):
     Uses lightly's ``SimCLRProjectionHead`` and ``NTXentLoss``.
     """
 
+    display_name = "SimCLR"
+
     Config = SimCLRConfig
 
     def build(self, backbone, num_features: int):

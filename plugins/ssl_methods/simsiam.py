@@ -24,6 +24,8 @@ class SimSiam(SSLMethod):
     lightly's SimSiam heads and ``NegativeCosineSimilarity`` (symmetrised, range [-1, 1]).
     """
 
+    display_name = "SimSiam"
+
     Config = SimSiamConfig
 
     def build(self, backbone, num_features: int):

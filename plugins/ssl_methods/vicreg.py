@@ -30,6 +30,8 @@ class VICReg(SSLMethod):
     lightly's ``VICRegProjectionHead`` (3-layer expander) and ``VICRegLoss``.
     """
 
+    display_name = "VICReg"
+
     Config = VICRegConfig
 
     def build(self, backbone, num_features: int):
