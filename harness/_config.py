@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import types
 import typing
@@ -120,6 +121,11 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict:
+    return typing.get_type_hints(cls)
+
+
 def from_dict(cls: type, data: Any, field: str = "") -> Any:
     """Build the frozen dataclass ``cls`` from ``data``; unknown keys and bad types raise ConfigError."""
     if isinstance(data, cls):
@@ -128,7 +134,7 @@ def from_dict(cls: type, data: Any, field: str = "") -> Any:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(field, f"expected a mapping of options, got {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in data.items():

@@ -293,7 +293,11 @@ class Stage(Component):
         return not self.regimes or spec.regime in self.regimes
 
     def fields(self, spec: "RunSpec") -> dict:
-        """What the key hashes: the values of ``reads`` and the settings (override to narrow)."""
+        """What the key hashes: the values of ``reads`` and the settings (override to narrow).
+
+        An override may drop or reshape what it hashes, but must depend only on ``reads`` and the
+        settings: keys are memoised on those.
+        """
         out: dict[str, Any] = {}
         for axis in self.reads:
             out[axis] = spec.key_value(axis)

@@ -33,7 +33,13 @@ def cache_dir_for(out: Path, cache_dir: str | None) -> Path:
 
 def plan(suite: Suite, store: Store) -> list[tuple[RunSpec, bool]]:
     """Every cell in suite order, with whether all its result stages are cached."""
-    return [(r, is_cached(r, store)) for r in suite.runs]
+    from .runner import cell_graph, result_stages
+
+    out = []
+    for r in suite.runs:
+        nodes = cell_graph(r, store)
+        out.append((r, all(store.has(n, nodes[n].key) for n in result_stages(nodes))))
+    return out
 
 
 def get_executor(name: str | None, options: dict | None = None):

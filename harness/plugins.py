@@ -173,6 +173,11 @@ def get_plugin_manager() -> PluginManager:
 def reset_plugin_manager() -> None:
     global _default
     _default = None
+    from . import runner  # stage keys memoised under the old plugins (e.g. metric versions) are stale
+
+    runner._KEYS.clear()
+    runner._RESULT.clear()
+    runner._GRAPHS.clear()
 
 
 def get_registry(kind: str) -> Registry:

@@ -89,6 +89,12 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def stage_key(stage: str, fields: dict, upstream: tuple[str, ...] = (), version: int = 1) -> str:
+    """A stage entry's key: the fields it reads, its upstream keys, its version and the code version."""
+    return stable_hash({"stage": stage, "fields": fields, "upstream": list(upstream),
+                        "stage_version": version, "code_version": CODE_VERSION})
+
+
 class CorruptEntry(Exception):
     """A cached artifact does not match its recorded digest (or the entry has no valid manifest)."""
 
@@ -112,6 +118,7 @@ class Store:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._root = str(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         for name, text in (("README.md", _README), (".gitignore", "# created by bench\n*\n"),
                            ("CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -124,15 +131,15 @@ class Store:
         self.events: list[str] = []
 
     def key(self, stage: str, fields: dict, upstream: tuple[str, ...] = (), version: int = 1) -> str:
-        return stable_hash({"stage": stage, "fields": fields, "upstream": list(upstream),
-                            "stage_version": version, "code_version": CODE_VERSION})
+        return stage_key(stage, fields, upstream, version)
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key[:2] / key
 
     def has(self, stage: str, key: str) -> bool:
         """The entry exists with a manifest (its artifacts are checked when read)."""
-        return (self.path(stage, key) / MANIFEST).is_file()
+        # plain strings, not pathlib: planning asks this for every stage of every cell
+        return os.path.isfile(f"{self._root}/{stage}/{key[:2]}/{key}/{MANIFEST}")
 
     # -- integrity ---------------------------------------------------------------------------
     def manifest(self, stage: str, key: str) -> dict:
@@ -203,9 +210,9 @@ class Store:
 
     # -- failures ----------------------------------------------------------------------------
     def failed(self, stage: str, key: str) -> str | None:
-        p = self.root / stage / "failed" / f"{key}.json"
-        if not p.is_file():
+        if not os.path.isfile(f"{self._root}/{stage}/failed/{key}.json"):
             return None
+        p = self.root / stage / "failed" / f"{key}.json"
         try:
             return json.loads(p.read_text())["reason"]
         except (OSError, ValueError, KeyError):

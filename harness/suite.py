@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -68,6 +69,9 @@ class ComponentSpec:
 
     def label(self) -> str:
         """``name``, or ``name(key=value, ...)`` listing only the non-default options."""
+        return _component_label(self)
+
+    def _label(self) -> str:
         if self.config is None:
             return self.name
         default = to_dict(type(self.config)())
@@ -78,6 +82,11 @@ class ComponentSpec:
 
     def build(self):
         return self.cls(self.config)
+
+
+@functools.lru_cache(maxsize=65536)
+def _component_label(spec: ComponentSpec) -> str:
+    return spec._label()
 
 
 @dataclass(frozen=True)
@@ -95,16 +104,28 @@ class RunSpec:
     settings: tuple  # ((settings key, frozen dataclass), ...)
     stages: tuple = ()  # optional stages this suite asks for
 
+    def __post_init__(self):
+        # a lookup table for attribute access, and the hash computed once (planning hashes every
+        # cell several times); neither is a field, so equality ignores them
+        object.__setattr__(self, "_index", {**dict(self.settings), **dict(self.values)})
+        object.__setattr__(self, "_hash", hash((self.suite, self.suite_version, self.values, self.settings,
+                                                self.stages)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # rebuilt from the fields in the receiving process: string hashes differ between processes
+        return (RunSpec, (self.suite, self.suite_version, self.values, self.settings, self.stages))
+
     def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("suite", "suite_version", "values", "settings", "stages"):
+        if name.startswith("__") or name in ("suite", "suite_version", "values", "settings", "stages", "_index",
+                                             "_hash"):
             raise AttributeError(name)
-        for k, v in object.__getattribute__(self, "values"):
-            if k == name:
-                return v
-        for k, v in object.__getattribute__(self, "settings"):
-            if k == name:
-                return v
-        raise AttributeError(f"RunSpec has no axis or settings {name!r}")
+        try:
+            return object.__getattribute__(self, "_index")[name]
+        except KeyError:
+            raise AttributeError(f"RunSpec has no axis or settings {name!r}") from None
 
     def axes(self) -> dict[str, Any]:
         return dict(self.values)
@@ -552,21 +573,35 @@ def _check_where(entry: Any, file: Path, where: str) -> dict:
     return entry
 
 
-def _normalise(cell: dict, file: Path, stages: tuple[str, ...]) -> dict:
-    """Resolve ``auto`` values and blank the axes no stage of this cell reads (shown as ``-``)."""
+def _normalise(cell: dict, file: Path, stages: tuple[str, ...], memo: dict) -> dict:
+    """Resolve ``auto`` values and blank the axes no stage of this cell reads (shown as ``-``).
+
+    Linear in the number of cells: ``auto`` is resolved once per dataset, and which axes are read
+    once per combination of the axes that select stages (``Stage.selected_by``).
+    """
     from .plugins import stage_graph
 
+    graph = stage_graph()
     for axis, v in list(cell.items()):
         ax = BY_NAME[axis]
-        if v == "auto" and ax.auto:
-            name = getattr(cell["dataset"].cls, ax.auto) or _default_component(ax.kind)
-            cell[axis] = _component(ax.kind, name, file, f"matrix.{axis}")
-    probe = RunSpec(suite="", suite_version=0, values=tuple(cell.items()), settings=(), stages=stages)
-    read = set()
-    for st in stage_graph():
-        read.update(st.selected_by)
-        if st.applies(probe):
-            read.update(st.reads)
+        if ax.auto and isinstance(v, str) and v == "auto":
+            k = ("auto", axis, cell["dataset"])
+            if k not in memo:
+                name = getattr(cell["dataset"].cls, ax.auto) or _default_component(ax.kind)
+                memo[k] = _component(ax.kind, name, file, f"matrix.{axis}")
+            cell[axis] = memo[k]
+    selectors = memo.get("selectors")
+    if selectors is None:
+        selectors = memo["selectors"] = tuple(dict.fromkeys(a for st in graph for a in st.selected_by))
+    k = ("read",) + tuple(cell[a] for a in selectors)
+    if k not in memo:
+        probe = RunSpec(suite="", suite_version=0, values=tuple(cell.items()), settings=(), stages=stages)
+        read = set(selectors)
+        for st in graph:
+            if st.applies(probe):
+                read.update(st.reads)
+        memo[k] = read
+    read = memo[k]
     return {a: (v if a in read else None) for a, v in cell.items()}
 
 
@@ -653,6 +688,7 @@ def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> S
 
     runs = []
     seen = set()
+    memo: dict = {}
     for combo in itertools.product(*axes.values()):
         cell = dict(zip(axes, combo))
         if any(all(_matches(cell[k], v) for k, v in ex.items()) for ex in excludes):
@@ -665,7 +701,7 @@ def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> S
                 for k in settings_keys:
                     raw[k].update(ov[k])
             settings = _settings(raw, file, f"{matching[-1][1]}.")
-        cell = _normalise(cell, file, stages)
+        cell = _normalise(cell, file, stages, memo)
         spec = RunSpec(suite=name, suite_version=version, values=tuple(cell.items()),
                        settings=tuple(settings.items()), stages=stages)
         if spec in seen:
