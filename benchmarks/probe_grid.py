@@ -3,7 +3,10 @@
 For each dataset, on frozen ResNet-18 features (random init, ``torch.manual_seed(0)``, the real
 28 px images normalized as in training; extracted once and cached in ``--feature-cache``), fits the
 full probe grid (fractions x seeds x Cs) both ways and reports, per (fraction, seed): the C each
-picks on val AUROC, the test AUROC difference at the picked C, and the wall/CPU time of each.
+picks on val AUROC, the test AUROC difference at the picked C, and the wall/CPU time of each. An
+untimed third arm runs the same scikit-learn pipeline to its optimum (float64, ``tol=1e-10``):
+the default lbfgs stop (``tol=1e-4``, float32 features) is itself an approximation, and where val
+AUROCs nearly tie it decides the C.
 
     python benchmarks/probe_grid.py --data-root ../shared/data/medmnist
 
@@ -72,7 +75,7 @@ def sklearn_probe(xtr, ytr, xval, yval, cs, max_iter):
 
 
 def converged_sklearn(xtr, ytr, xval, yval, cs):
-    """The same pipeline run to its optimum (float64, tol 1e-10): arbiter where the two C choices differ."""
+    """The same pipeline run to its optimum (float64 input, tol 1e-10): the exact answer both approximate."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -155,47 +158,44 @@ def main() -> None:
         load1 = _load()
 
         print(f"## {name}: train {xtr.shape}, val {len(yv)}, test {len(yte)}\n")
-        print("| fraction | seed | n | sklearn C | ours C | test AUROC sklearn | test AUROC ours | abs diff "
-              "| max abs diff, any C | lbfgs iters (max) | Newton steps / Hessians | sklearn s | ours s | converged sklearn C, test AUROC |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        agree, diffs, arbiter = 0, [], []
+        print("| fraction | seed | n | C: sklearn / converged / ours | test AUROC: sklearn / converged / ours "
+              "| ours - sklearn | ours - converged | lbfgs iters (max) | Newton steps / Hessians | sklearn s | ours s |")
+        print("| ---: | ---: | ---: | :---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        agree = agree_conv = 0
+        diffs, diffs_conv, conv_cache = [], [], {}
         for i, (fr, s, sub) in enumerate(cells):
-            c_sk, clf, clfs, iters = sk[i]
+            c_sk, clf, _, iters = sk[i]
             fit = ours[i]
+            key = sub.tobytes()
+            if key not in conv_cache:  # untimed: the exact optimum, to tell solver error from C choice
+                conv_cache[key] = converged_sklearn(xtr[sub], ytr[sub], xv, yv, cs)
+            c_cv, clf_cv = conv_cache[key]
             a_sk = roc_auc_score(yte, clf.decision_function(xte))
+            a_cv = roc_auc_score(yte, clf_cv.decision_function(xte.astype(np.float64)))
             a_us = roc_auc_score(yte, fit.decision_function(xte))
-            any_c = 0.0
-            for k, ref in enumerate(clfs):  # same C, both solvers: how close the two optima are
-                any_c = max(any_c, abs(roc_auc_score(yte, ref.decision_function(xte))
-                                       - roc_auc_score(yte, fit.decision_function(xte, k))))
             agree += c_sk == fit.c
-            diffs.append(abs(a_sk - a_us))
+            agree_conv += c_cv == fit.c
+            diffs.append(abs(a_us - a_sk))
+            diffs_conv.append(abs(a_us - a_cv))
             ow = (o_wall1[i] + o_wall2[i]) / 2
-            conv = "same C"
-            if c_sk != fit.c:  # near-tied val AUROCs: which C does the exact optimum pick?
-                c_conv, clf_conv = converged_sklearn(xtr[sub], ytr[sub], xv, yv, cs)
-                a_conv = roc_auc_score(yte, clf_conv.decision_function(xte.astype(np.float64)))
-                arbiter.append((c_conv == fit.c, abs(a_conv - a_us)))
-                conv = f"{c_conv:g}, {a_conv:.4f}"
-            print(f"| {fr:g} | {s} | {len(sub)} | {c_sk:g} | {fit.c:g} | {a_sk:.4f} | {a_us:.4f} | {abs(a_sk - a_us):.4f} "
-                  f"| {any_c:.4f} | {max(iters)} | {fit.n_iter.sum()} / {fit.n_hessian.sum()} | {s_wall[i]:.2f} | {ow:.2f} "
-                  f"| {conv} |")
+            print(f"| {fr:g} | {s} | {len(sub)} | {c_sk:g} / {c_cv:g} / {fit.c:g} | {a_sk:.4f} / {a_cv:.4f} / {a_us:.4f} "
+                  f"| {a_us - a_sk:+.4f} | {a_us - a_cv:+.4f} | {max(iters)} | {fit.n_iter.sum()} / {fit.n_hessian.sum()} "
+                  f"| {s_wall[i]:.2f} | {ow:.2f} |")
         sw, ow = sum(s_wall), (sum(o_wall1) + sum(o_wall2)) / 2
         sc, oc = sum(s_cpu), (sum(o_cpu1) + sum(o_cpu2)) / 2
-        if arbiter:
-            print(f"\nwhere the C choices differ ({len(arbiter)}), converged sklearn picks ours in "
-                  f"{sum(a for a, _ in arbiter)}; max |test AUROC diff| ours vs converged sklearn there: "
-                  f"{max(d for _, d in arbiter):.4f}")
-        print(f"\n{name}: C agreement {agree}/{len(cells)}, max |test AUROC diff| at the chosen C {max(diffs):.4f}; "
+        print(f"\n{name}: same C as sklearn {agree}/{len(cells)}, as converged sklearn {agree_conv}/{len(cells)}; "
+              f"max |test AUROC diff| vs sklearn {max(diffs):.4f}, vs converged sklearn {max(diffs_conv):.4f}; "
               f"sklearn {sw:.1f} s wall ({sc:.1f} s CPU), ours per cell {ow:.2f} s wall ({oc:.2f} s CPU; runs "
               f"{sum(o_wall1):.2f} and {sum(o_wall2):.2f} s), all {len(cells)} subsets in one call {batched:.2f} s; "
               f"wall ratio {sw / ow:.0f}x, CPU ratio {sc / oc:.0f}x (1-min load {load0} before, {load1} after)\n")
-        summary.append((name, agree, len(cells), max(diffs), sw, ow, batched))
+        summary.append((name, agree, agree_conv, len(cells), max(diffs), max(diffs_conv), sw, ow, batched))
 
-    print("| dataset | C agreement | max abs test AUROC diff | sklearn grid (s) | ours per cell (s) | ours one call (s) | ratio |")
+    print("| dataset | same C: sklearn / converged | max abs test AUROC diff: sklearn / converged "
+          "| sklearn grid (s) | ours per cell (s) | ours one call (s) | wall ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, agree, n, d, sw, ow, b in summary:
-        print(f"| {name} | {agree}/{n} | {d:.4f} | {sw:.1f} | {ow:.2f} | {b:.2f} | {sw / ow:.0f}x |")
+    for name, agree, agree_cv, n, d, d_cv, sw, ow, b in summary:
+        print(f"| {name} | {agree}/{n} / {agree_cv}/{n} | {d:.4f} / {d_cv:.4f} | {sw:.1f} | {ow:.2f} | {b:.2f} "
+              f"| {sw / ow:.0f}x |")
 
 
 if __name__ == "__main__":
