@@ -168,7 +168,18 @@ def fit_probe_grid(x_train, y_train, x_val, y_val, cs: Sequence[float],
                 mean, scale = _standard_scaler(x)
                 xs = (x - mean) / scale
                 n = x.shape[0]
-                w, n_iter, n_hess, gmax = _newton_path(xs, y, 1.0 / (cs_arr * n), tol=tol, max_iter=max_iter)
+                lam = 1.0 / (cs_arr * n)
+                if 2 * n <= x.shape[1]:
+                    # Few labels (n <= d / 2): the optimal w lies in the row space of xs (the gradient
+                    # of the loss does), so solve in its r <= n coordinates and map back: the same
+                    # optimum with an (r + 1)^2 Hessian instead of (d + 1)^2.
+                    u, sv, vh = torch.linalg.svd(xs, full_matrices=False)
+                    keep = sv > sv[0] * 1e-12
+                    wr, n_iter, n_hess, _ = _newton_path(u[:, keep] * sv[keep], y, lam, tol=tol, max_iter=max_iter)
+                    w = torch.cat([wr[:, :-1] @ vh[keep], wr[:, -1:]], 1)
+                else:
+                    w, n_iter, n_hess, _ = _newton_path(xs, y, lam, tol=tol, max_iter=max_iter)
+                gmax = _grad_max(xs, y, w, lam)
                 val_logits = (((xv - mean) / scale) @ w[:, :-1].T + w[:, -1]).cpu().numpy()
                 aucs = np.array([float(roc_auc_score(y_val, val_logits[:, k])) if val_has_both else math.nan
                                  for k in range(len(cs_arr))])
@@ -183,6 +194,18 @@ def fit_probe_grid(x_train, y_train, x_val, y_val, cs: Sequence[float],
                                      n_train=int(n))
             fits.append(done[key])
     return fits
+
+
+def _grad_max(x: "torch.Tensor", y: "torch.Tensor", w: "torch.Tensor", lam: np.ndarray) -> np.ndarray:
+    """Max |gradient| of the objective / n at each row of ``w`` (K, d + 1), in the original coordinates."""
+    import torch
+
+    z = x @ w[:, :-1].T + w[:, -1]                                  # (n, K)
+    r = (torch.sigmoid(z) - y[:, None]) / x.shape[0]
+    lam_t = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
+    gw = (x.T @ r).T + lam_t[:, None] * w[:, :-1]
+    gb = r.sum(0)
+    return torch.maximum(gw.abs().amax(1), gb.abs()).cpu().numpy()
 
 
 def _standard_scaler(x: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
