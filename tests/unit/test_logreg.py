@@ -137,6 +137,14 @@ def test_subsets_and_duplicates():
     np.testing.assert_allclose(fits[1].coefs, one.coefs, rtol=1e-10, atol=1e-12)
 
 
+def test_no_convergence_warns_and_keeps_the_last_iterate():
+    x, y = _data()
+    with pytest.warns(RuntimeWarning, match="no convergence in 1 Newton steps"):
+        fit = fit_probe(x, y, x, y, CS, max_iter=1)
+    assert (fit.n_iter == 1).all() and fit.grad_max.max() > 1e-8
+    assert np.isfinite(fit.coefs).all()
+
+
 def test_one_class_subset_and_bad_labels_are_errors():
     x, y = _data()
     with pytest.raises(ValueError, match="one class"):
