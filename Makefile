@@ -5,11 +5,11 @@ VENV ?= .venv
 BENCH_DATA_ROOT ?= $(if $(wildcard ../shared/data/medmnist/breastmnist.npz),$(abspath ../shared/data/medmnist),)
 export BENCH_DATA_ROOT
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	# torch/torchvision first, pinned: this machine's pip serves these builds from local disk.
-	$(VENV)/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	# pyproject.toml states compatible ranges; constraints.txt pins the versions CI tests (torch
+	# 2.14.1 and torchvision 0.29.1 among them, which this machine's pip serves from local disk).
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
