@@ -34,9 +34,9 @@ def main() -> None:
 
     import numpy as np
 
+    from harness.data import label_subset, load_splits, positive_labels
     from harness.execute import cache_dir_for
-    from harness.runner import stage_keys
-    from harness.stages.data import label_subset, load_splits
+    from harness.runner import cell_graph
     from harness.store import Store
     from harness.suite import load_suite
 
@@ -50,14 +50,20 @@ def main() -> None:
     per_dataset = defaultdict(lambda: {"naive": 0.0, "harness": 0.0, "probe_cells": 0, "encoders": set(),
                                        "features": set()})
     cells = []
+    from harness import get_registry
+
+    stages = get_registry("stages")
     for r in suite.runs:
-        k = stage_keys(r, store)
-        if not store.has(k.model_stage, k.model) or (k.pretrain and not store.has("pretrain", k.pretrain)):
+        nodes = cell_graph(r, store)
+        model = next(n for n in nodes if stages.get(n).role == "model")
+        k = {"pretrain": nodes["pretrain"].key if "pretrain" in nodes else None, "model": nodes[model].key,
+             "model_stage": model, "features": nodes["features"].key if "features" in nodes else None}
+        if not store.has(model, k["model"]) or (k["pretrain"] and not store.has("pretrain", k["pretrain"])):
             missing += 1
             continue
-        if k.pretrain:
-            pretrain_s[k.pretrain] = json.loads((store.path("pretrain", k.pretrain) / "loss.json").read_text())["seconds"]
-        model_s[k.model] = json.loads((store.path(k.model_stage, k.model) / "train.json").read_text())["train_seconds"]
+        if k["pretrain"]:
+            pretrain_s[k["pretrain"]] = json.loads((store.path("pretrain", k["pretrain"]) / "loss.json").read_text())["seconds"]
+        model_s[k["model"]] = json.loads((store.path(model, k["model"]) / "train.json").read_text())["train_seconds"]
         cells.append((r, k))
     if missing:
         print(f"warning: {missing} cells are not cached; run the suite first for complete numbers")
@@ -66,8 +72,8 @@ def main() -> None:
     feat_s = {}
     import torch
 
-    from harness.stages.train import extract_features
-    from harness.tensors import set_threads
+    from harness.stages.probe import fit_probe
+    from harness.tensors import batched_forward, set_threads
 
     set_threads()
     grid = {}
@@ -76,37 +82,34 @@ def main() -> None:
         enc = next(r.encoder for r, _ in cells if r.dataset == ds)
         backbone = enc.build().build(1)
         t0 = time.perf_counter()
-        feats = {s: extract_features(backbone, splits[s].images) for s in ("train", "val", "test")}
+        feats = {s: batched_forward(backbone, splits[s].images).astype(np.float32) for s in ("train", "val", "test")}
         feat_s[ds.label()] = time.perf_counter() - t0
         # the probe grid: 6 fractions x 3 seeds from cached features
-        from harness.runner import _labels
-        from harness.stages.probe import run_probe
-        import tempfile
-
         probe_runs = [r for r, _ in cells if r.dataset == ds and r.regime == "probe"]
         if probe_runs:
             base = probe_runs[0]
-            y = _labels(base, splits)
+            pos = base.dataset.build().positive_label
+            y = {s: positive_labels(splits[s].labels, pos) for s in ("train", "val", "test")}
             fracs = sorted({r.fraction for r in probe_runs})
             seeds = sorted({r.seed for r in probe_runs})
+            cs = base.probe.cs
             t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory() as tmp:
-                for f in fracs:
-                    for s in seeds:
-                        spec = base.__class__(**{**base.__dict__, "fraction": f, "seed": s})
-                        run_probe(spec=spec, features=feats, y=y, subset=label_subset(y["train"], f, s), out_dir=Path(tmp))
+            for f in fracs:
+                for s in seeds:
+                    sub = label_subset(y["train"], f, s)
+                    fit_probe(feats["train"][sub], y["train"][sub], feats["val"], y["val"], cs, base.probe.max_iter)
             grid[ds.label()] = (len(fracs) * len(seeds), time.perf_counter() - t0)
 
     for r, k in cells:
         d = per_dataset[r.dataset.label()]
-        pre = pretrain_s.get(k.pretrain, 0.0)
-        fe = feat_s[r.dataset.label()] if r.regime == "probe" else 0.0
-        d["naive"] += pre + fe + model_s[k.model]
-        d["harness"] += model_s[k.model]
-        if k.pretrain:
-            d["encoders"].add(k.pretrain)
-        if k.features:
-            d["features"].add(k.features)
+        pre = pretrain_s.get(k["pretrain"], 0.0)
+        fe = feat_s[r.dataset.label()] if k["features"] else 0.0
+        d["naive"] += pre + fe + model_s[k["model"]]
+        d["harness"] += model_s[k["model"]]
+        if k["pretrain"]:
+            d["encoders"].add(k["pretrain"])
+        if k["features"]:
+            d["features"].add(k["features"])
     for ds, d in per_dataset.items():
         d["harness"] += sum(pretrain_s[e] for e in d["encoders"]) + len(d["features"]) * feat_s[ds]
 

@@ -22,7 +22,7 @@ def le(tmp_path_factory, data_root):
 
 def test_every_regime_produces_results(le):
     df = pd.read_parquet(le / "results" / "smoke_label_efficiency" / "results.parquet")
-    auroc = df[(df.metric == "auroc") & (df.split == "test")]
+    auroc = df[(df.metric == "auroc") & (df.split == "test") & df.calibrated & (df.stat == "value")]
     got = set(zip(auroc.ssl, auroc.regime))
     assert got == {("none", "all"), ("none", "probe"), ("simclr", "probe"), ("simclr", "finetune"),
                    ("moco", "probe"), ("moco", "finetune")}
@@ -49,10 +49,14 @@ def test_figures_and_pivoted_leaderboard(le):
     lb = le / "leaderboards" / "smoke_label_efficiency"
     for f in ("label_efficiency_breastmnist.png", "label_efficiency_pneumoniamnist.png",
               "comparison_label_efficiency.png", "comparison_ssl_loss.png"):
-        assert (lb / "figures" / f).stat().st_size > 5000, f
+        assert (lb / "figures" / f).is_file(), f
     text = (lb / "pneumoniamnist.md").read_text()
     assert "| ssl | regime | fraction=0.05 | fraction=0.2 | fraction=1 | n |" in text
-    run = next((le / "results" / "smoke_label_efficiency" / "runs").glob("breastmnist-*ssl-simclr-finetune*"))
+    # sections in reading order, readers' names in the label-efficiency table
+    order = [text.index(s) for s in ("## Data", "## Label efficiency", "## SSL pretraining")]
+    assert order == sorted(order)
+    assert "supervised (scratch)" in text and "SimCLR probe" in text
+    run = next((le / "results" / "smoke_label_efficiency" / "runs").glob("breastmnist-*ssl-simclr-*finetune*"))
     assert (run / "figures" / "ssl_loss_curve.png").is_file() and (run / "ssl_config.json").is_file()
 
 
@@ -93,11 +97,11 @@ def test_calibration_and_operating_point_reports(le, data_root):
     figs = lb / "figures"
     for ds in ("breastmnist", "pneumoniamnist"):
         text = (lb / f"{ds}.md").read_text()
-        for section in ("## Calibration", "## Operating points", "PR vs ROC", "## High-confidence errors"):
+        for section in ("## Calibration", "## Operating points", "Ranking quality", "## High-confidence errors"):
             assert section in text, (ds, section)
-        assert (figs / f"roc_pr_{ds}.png").stat().st_size > 10000
+        assert (figs / f"roc_pr_{ds}.png").is_file()
         assert (figs / f"confusion_{ds}.png").is_file()
-        assert list(figs.glob(f"reliability_{ds}_*_temperature.png"))
+        assert list(figs.glob(f"reliability_{ds}_*.png"))
         gallery = list(figs.glob(f"errors_{ds}_*.csv"))
         assert gallery
         errors = pd.read_csv(gallery[0], keep_default_na=False)
@@ -109,13 +113,15 @@ def test_calibration_and_operating_point_reports(le, data_root):
 
     df = pd.read_parquet(le / "results" / "smoke_calibration" / "results.parquet")
     test = df[df.split == "test"]
-    assert test[test.metric == "cal_temperature"].empty  # fitted parameters are val-split rows
-    t = df[(df.calibrator == "temperature") & (df.metric == "cal_temperature")].value
-    assert len(t) and (t > 0).all() and not np.allclose(t, 1.0)  # temperature was really fitted
+    assert test[test.metric == "temperature"].empty  # fitted parameters are val-split rows
+    t = df[(df.calibrator == "temperature") & (df.metric == "temperature")]
+    assert set(t.family) == {"calibrator"}
+    assert len(t) and (t.value > 0).all() and not np.allclose(t.value, 1.0)  # temperature was really fitted
     # a monotone calibrator keeps the ranking: AUROC before == after for temperature
-    a = test[(test.calibrator == "temperature") & (test.metric.isin(["auroc", "auroc_uncal"]))]
-    piv = a.pivot_table(index="run_id", columns="metric", values="value")
-    assert np.allclose(piv.auroc, piv.auroc_uncal, atol=1e-9)
+    a = test[(test.calibrator == "temperature") & (test.metric == "auroc") & (test.stat == "value")]
+    piv = a.pivot_table(index="run_id", columns="calibrated", values="value")
+    assert np.allclose(piv[True], piv[False], atol=1e-9)
     # thresholds were chosen on val: target_tpr meets its target on val
-    sel = df[(df.threshold == "target_tpr") & (df.metric == "recall") & (df.split == "val") & (df.calibrator == "none")]
+    sel = df[(df.threshold == "target_tpr") & (df.metric == "recall") & (df.split == "val") & (df.calibrator == "none")
+             & df.calibrated]
     assert len(sel) and (sel.value >= 0.9 - 1e-9).all()
