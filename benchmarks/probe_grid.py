@@ -33,7 +33,7 @@ def features(dataset: str, data_root: str | None, cache: Path) -> dict:
         import torch
 
         from harness import get_registry
-        from harness.stages.data import positive_labels
+        from harness.data import positive_labels
         from harness.stages.train import extract_features
 
         ds = get_registry("datasets").get(dataset)
@@ -113,7 +113,7 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from harness._logreg import fit_probe_grid
-    from harness.stages.data import label_subset
+    from harness.data import label_subset
     from harness.tensors import set_threads
 
     set_threads()

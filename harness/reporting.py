@@ -143,13 +143,40 @@ def pv(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def dataset_class(label: str):
-    """The dataset plugin class for a label such as ``breastmnist(size=64)``, or None."""
+def component_name(kind: str, label: str) -> Optional[str]:
+    """The registered name behind a result label such as ``breastmnist(size=64)`` (no parsing: the
+    labels of every component a suite loaded are recorded), or None."""
+    from .plugins import get_registry
+    from .suite import LABELS
+
+    name = LABELS.get((kind, str(label)))
+    if name is None and str(label) in get_registry(kind):
+        name = str(label)
+    return name
+
+
+def component_class(kind: str, label: str):
+    """The plugin class behind a result label, or None."""
     from .plugins import get_registry
 
-    reg = get_registry("datasets")
-    name = str(label).split("(")[0]
-    return reg.get(name) if name in reg else None
+    name = component_name(kind, label)
+    return get_registry(kind).get(name) if name else None
+
+
+def display_name(kind: str, label: str) -> str:
+    """How readers see a component: its ``display_name`` (else class name), plus non-default options."""
+    cls = component_class(kind, label)
+    if cls is None:
+        return str(label)
+    name = component_name(kind, label)
+    options = str(label)[len(name):]  # the label is the name followed by "(option=value, ...)"
+    shown = cls.display_name or cls.__name__
+    return shown + (f" {options}" if options else "")
+
+
+def dataset_class(label: str):
+    """The dataset plugin class for a dataset label such as ``breastmnist(size=64)``, or None."""
+    return component_class("datasets", label)
 
 
 def short_name(label: str) -> str:
@@ -224,7 +251,7 @@ class ReportContext:
         return None
 
 
-__all__ = ["ReportContext", "cell", "dataset_class", "default_name", "direction", "fmt", "link", "md_table",
+__all__ = ["ReportContext", "cell", "component_class", "component_name", "dataset_class", "display_name", "default_name", "direction", "fmt", "link", "md_table",
            "metric_names", "model_axes", "positive_description", "post_model_axes", "predictions",
            "primary_metric", "pv", "select", "short_name", "slug", "summary"]
 _ = AXES  # the axes are the one source of the label columns

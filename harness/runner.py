@@ -181,7 +181,7 @@ class Walker:
 
     def rows(self, spec: RunSpec, nodes: dict[str, Node]) -> list[dict]:
         """Every result row of the cell (computing whatever is missing)."""
-        labels = spec.labels()
+        labels = {**spec.labels(), **{f"{a}_name": n for a, n in spec.names().items() if n is not None}}
         out = []
         for name in result_stages(nodes):
             for attempt in range(3):

@@ -84,9 +84,15 @@ class ComponentSpec:
         return self.cls(self.config)
 
 
+#: (kind, label) -> registered name, for every component a suite loaded in this process
+LABELS: dict[tuple[str, str], str] = {}
+
+
 @functools.lru_cache(maxsize=65536)
 def _component_label(spec: ComponentSpec) -> str:
-    return spec._label()
+    label = spec._label()
+    LABELS[(spec.kind, label)] = spec.name
+    return label
 
 
 @dataclass(frozen=True)

@@ -168,11 +168,8 @@ def prefer(keys: list[tuple], limit: int) -> list[tuple]:
 # --- names a reader understands --------------------------------------------------------------------
 
 def _component_display(kind: str, label: str) -> str:
-    """A component's class name (``SimCLR``) plus its options, for a label such as ``simclr(t=0.2)``."""
-    name, _, opts = str(label).partition("(")
-    reg = get_registry(kind)
-    shown = (reg.get(name).display_name or reg.get(name).__name__) if name in reg else name
-    return shown + (f" ({opts.rstrip(')')})" if opts else "")
+    """A component's display name (``SimCLR``) plus its non-default options."""
+    return reporting.display_name(kind, label)
 
 
 def method_name(ssl: str, regime: str, encoder: str = "") -> str:
@@ -181,9 +178,8 @@ def method_name(ssl: str, regime: str, encoder: str = "") -> str:
     No-pretraining cells are named from the SSL registry's default component (never by name).
     """
     ssl, regime = str(ssl), str(regime)
-    base = ssl.split("(")[0]
-    reg = get_registry("ssl-methods")
-    pretrains = reg.get(base).pretrains if base in reg else base != reporting.default_name("ssl-methods")
+    cls = reporting.component_class("ssl-methods", ssl)
+    pretrains = cls.pretrains if cls is not None else ssl != reporting.default_name("ssl-methods")
     if pretrains:
         return f"{_component_display('ssl-methods', ssl)} {regime}"
     init = "pretrained init" if "pretrained" in str(encoder) else "random init"

@@ -82,7 +82,7 @@ class Errors(Report):
         if len(names) <= self.config.max_selectors:
             return names
         ref = reporting.default_name("threshold-selectors")
-        return [s for s in names if s.split("(")[0] != ref][:1] or names[:1]
+        return [s for s in names if reporting.component_name("threshold-selectors", s) != ref][:1] or names[:1]
 
     def build(self, ctx: "reporting.ReportContext") -> dict[str, str]:
         out = {}

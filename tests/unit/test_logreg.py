@@ -124,7 +124,7 @@ def test_one_class_val_gives_nan_auroc_and_the_first_c():
 
 
 def test_subsets_and_duplicates():
-    from harness.stages.data import label_subset
+    from harness.data import label_subset
 
     x, y = _data(n=300)
     xv, yv = _data(n=60, seed=1)
