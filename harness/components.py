@@ -125,6 +125,10 @@ class Calibrator(Component):
         """Fitted parameters worth reporting (e.g. the temperature)."""
         return {}
 
+    def warnings(self) -> list[str]:
+        """Problems with the fit worth flagging in leaderboards (e.g. a map that reverses the ranking)."""
+        return []
+
     def state(self) -> dict:
         """The fitted state as JSON-able data (persisted; reloading never unpickles code)."""
         raise NotImplementedError(f"{type(self).__name__} cannot be persisted (no state())")

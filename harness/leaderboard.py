@@ -186,6 +186,7 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
             if table.split != "test":
                 parts.append(f"Split: {table.split}.\n")
             parts.append(table_markdown(sd, table, _config_axes(df, table)) + "\n")
+        parts.append(_warnings(df, ds))
         parts += (sections or {}).get(ds, [])
         p = out_dir / f"{ds}.md"
         atomic_write_text(p, "\n".join(parts))
@@ -220,3 +221,17 @@ def _short(ds: str) -> str:
 
 def _positive(ds: str) -> str:
     return positive_description(ds)
+
+
+def _warnings(df: pd.DataFrame, ds: str) -> str:
+    """A section listing rows of family ``warning`` (e.g. a calibrator fitted with a negative slope)."""
+    if not len(df) or "family" not in df:
+        return ""
+    w = df[(df["family"] == "warning") & (df["dataset"] == ds)]
+    if w.empty:
+        return ""
+    axes = [a for a in AXIS_NAMES if a in w and a != "dataset" and w[a].nunique() > 1] or ["calibrator"]
+    g = w.groupby(["metric"] + axes, sort=False, dropna=False)["run_id"].nunique().reset_index()
+    rows = [[r["metric"]] + [pv(r[a]) for a in axes] + [str(r["run_id"])] for _, r in g.iterrows()]
+    return ("\n## Warnings\n\nFits flagged by the stage that made them; the rows above include these runs.\n\n"
+            + md_table(["warning"] + axes + ["runs"], rows) + "\n")

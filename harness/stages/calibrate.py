@@ -25,6 +25,7 @@ class Calibrate(Stage):
     reads = ("calibrator",)
     role = "calibrator"
     info = "calibrator.json"
+    version = 2  # 2: warnings (e.g. a negative slope) recorded with the fit
     artifacts = ("calibrated.npz", "calibrator.json", ROWS)
 
     def quantities(self) -> tuple[str, ...]:
@@ -41,9 +42,11 @@ class Calibrate(Stage):
         np.savez(ctx.out / "calibrated.npz", val_prob=np.asarray(cal.transform(val), dtype=np.float64),
                  test_prob=np.asarray(cal.transform(test), dtype=np.float64))
         params = {k: float(v) for k, v in cal.fitted_params().items()}
+        warnings = list(cal.warnings())
         ctx.write_json("calibrator.json", {"name": ctx.spec.calibrator.name, "params": params,
-                                           "state": cal.state()})
-        ctx.write_json(ROWS, [row("val", k, v, family="calibrator") for k, v in params.items()])
+                                           "state": cal.state(), "warnings": warnings})
+        ctx.write_json(ROWS, [row("val", k, v, family="calibrator") for k, v in params.items()]
+                       + [row("val", w, 1.0, family="warning") for w in warnings])
 
     def load(self, spec, entry):
         """The fitted calibrator, restored from its JSON state (no unpickling)."""

@@ -30,6 +30,12 @@ class BetaCalibration(NetcalCalibrator):
         # netcal's features: [ln p, -ln(1 - p)], with 1 - p formed before the log as netcal does
         return sigmoid(state["a"] * np.log(p) + state["b"] * -np.log(1.0 - p) + state["c"])
 
+    def warnings(self):
+        st = self.state()
+        if st["a"] < 0 or st["b"] < 0:
+            return ["negative slope (a or b < 0): the beta map is not monotone and reorders the scores"]
+        return []
+
     def fitted_params(self):
         return self.state()
 

@@ -25,6 +25,11 @@ class PlattScaling(NetcalCalibrator):
     def _apply(self, state, p):
         return sigmoid(state["slope"] * logit(p) + state["intercept"])
 
+    def warnings(self):
+        if self.state()["slope"] <= 0:
+            return ["negative slope: the calibrated scores reverse the model's ranking (AUROC becomes 1 - AUROC)"]
+        return []
+
     def fitted_params(self):
         return self.state()
 

@@ -66,3 +66,27 @@ def test_raw_and_gap_columns():
     assert "| probe | -0.050 ± 0.000 | -0.050 ± 0.000 | 3 |" in md
     gap_section = md.split("**auroc test−val**")[1]
     assert "**" not in gap_section
+
+
+def test_warning_rows_get_a_section():
+    from harness.leaderboard import _warnings
+
+    df = frame()
+    w = df.iloc[:2].copy()
+    w["family"], w["metric"], w["calibrator"] = "warning", "negative slope: reverses the ranking", "platt"
+    w["run_id"] = ["a", "b"]
+    text = _warnings(pd.concat([df, w]), "breastmnist")
+    assert "## Warnings" in text and "negative slope" in text and "| 2 |" in text
+    assert _warnings(df, "breastmnist") == ""
+
+
+def test_platt_with_a_negative_slope_warns():
+    from harness import get_registry
+
+    cls = get_registry("calibrators").get("platt")
+    y = np.r_[np.zeros(50), np.ones(50)].astype(int)
+    p = np.r_[np.linspace(0.6, 0.9, 50), np.linspace(0.1, 0.4, 50)]  # ranks worse than chance
+    cal = cls(cls.Config()).fit(p, y)
+    assert cal.state()["slope"] < 0 and cal.warnings()
+    good = cls(cls.Config()).fit(p[::-1].copy(), y)
+    assert good.warnings() == []
