@@ -6,7 +6,8 @@ torch at import time.
 from ._config import ConfigError, close_matches, did_you_mean, from_dict, to_dict
 from .axes import AXES, Axis
 from .components import (FAMILIES, ROWS, Augmentation, Calibrator, Component, Dataset, Encoder, Executor, Metric,
-                         Perturbation, PerturbationSet, Report, Split, SSLMethod, Stage, ThresholdSelector,
+                         Perturbation, PerturbationSet, Report, Split, SSLMethod, Stage, ThresholdSelector, Tracker,
+                         TrackedCell,
                          perturbation_set)
 from .errors import DataError, StageFailed, UserError
 from .hookspecs import hookimpl
@@ -26,7 +27,7 @@ __all__ = [
     "AXES", "Augmentation", "Axis", "Calibrator", "CellModel", "Component", "ConfigError", "DataError", "Dataset",
     "Encoder", "Entry", "Executor", "FAMILIES", "Metric", "Perturbation", "PerturbationSet", "ROWS", "Registry", "RegistryError",
     "Report", "RunSpec", "SSLMethod", "Split", "Stage", "StageContext", "StageFailed", "StageTask", "Suite",
-    "SuiteError", "ThresholdSelector", "UnknownComponentError", "UserError", "as_arrays", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "bootstrap_ci",
+    "SuiteError", "ThresholdSelector", "TrackedCell", "Tracker", "UnknownComponentError", "UserError", "as_arrays", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "bootstrap_ci",
     "close_matches", "confusion_counts", "did_you_mean", "figures", "file_digest", "from_dict", "get_plugin_manager",
     "get_registry", "hookimpl", "load_cell", "load_suite", "perturbation_set", "reporting", "row", "stage_graph", "stage_task",
     "to_dict",

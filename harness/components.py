@@ -359,6 +359,45 @@ class Executor(Component):
         """Release processes or connections."""
 
 
+class Tracker(Component):
+    """Observes a suite run for an experiment tracker (MLflow, TensorBoard, ...); it never changes results.
+
+    ``start`` once per ``bench run``, ``log_cell`` once per finished cell (cached cells too, from their
+    stored results, so a rerun still gives a complete tracker view), ``finish`` at the end. A tracker
+    that raises is reported once and then ignored: it never fails a cell.
+    """
+
+    def start(self, suite: Any, out: Any) -> None:
+        """A suite run begins; ``out`` is the run's output folder."""
+
+    def log_cell(self, cell: "TrackedCell") -> None:
+        raise NotImplementedError
+
+    def finish(self, summary: Any) -> None:
+        """The suite run ended (``summary``: cells, failures, seconds)."""
+
+
+@dataclasses.dataclass
+class TrackedCell:
+    """What a tracker sees of one finished cell.
+
+    Attributes:
+        spec: the RunSpec (``spec.to_json()`` gives the resolved parameters).
+        run_id: the run folder's name; ``run_dir``: its path (figures, ``spec.json``, ``history.json``
+            with per-epoch train loss and val AUROC, ``ssl_loss.json`` with per-epoch SSL loss).
+        rows: the cell's typed result rows.
+        stage_keys: stage name -> cache key.
+        cached: True if nothing was computed for it in this run.
+    """
+
+    spec: Any
+    run_id: str
+    run_dir: Any
+    rows: list
+    stage_keys: dict
+    cached: bool = False
+
+
 #: metric families (``Metric.family``)
 FAMILIES = ("ranking", "threshold", "calibration", "count")
 
@@ -376,4 +415,5 @@ KINDS: dict[str, type] = {
     "stages": Stage,
     "reports": Report,
     "executors": Executor,
+    "trackers": Tracker,
 }

@@ -65,8 +65,44 @@ def get_executor(name: str | None, options: dict | None = None):
         raise UserError(f"executor {name}: {exc}") from None
 
 
+class _Trackers:
+    """Calls every tracker; one that raises is reported once and then left out (never fails a cell)."""
+
+    def __init__(self, trackers: list):
+        self.live = list(trackers)
+
+    def call(self, method: str, *args) -> None:
+        for t in list(self.live):
+            try:
+                getattr(t, method)(*args)
+            except Exception as exc:  # noqa: BLE001 - trackers only observe
+                self.live.remove(t)
+                print(f"warning: tracker {type(t).__name__} failed in {method} ({type(exc).__name__}: {exc}); "
+                      f"it is off for the rest of this run", file=sys.stderr)
+
+
+def get_trackers(suite: Suite, names: list[str] | None = None) -> list:
+    """The suite's ``track:`` trackers plus those named on the command line (``--track NAME``)."""
+    from ._config import from_dict
+    from .errors import UserError
+    from .plugins import get_registry
+    from .registry import UnknownComponentError
+
+    out = [t.build() for t in suite.track]
+    reg = get_registry("trackers")
+    for n in names or []:
+        if any(type(t) is (reg.get(n) if n in reg else None) for t in out):
+            continue
+        try:
+            cls = reg.get(n)
+        except UnknownComponentError as exc:
+            raise UserError(f"--track: {exc}") from None
+        out.append(cls(from_dict(cls.Config, {}, "")))
+    return out
+
+
 def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, progress: bool = True,
-              executor=None, retry_failed: bool = False, device: str = "cpu") -> RunSummary:
+              executor=None, retry_failed: bool = False, device: str = "cpu", trackers: list | None = None) -> RunSummary:
     """Run every cell of ``suite``: shared upstream stages first (once each), then each cell's results."""
     from tqdm.auto import tqdm
 
@@ -102,14 +138,22 @@ def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, p
     rows: list[dict] = []
     failures: list[dict] = []
     cell_options = Options(data_root=data_root, progress=progress, retry_failed=False, device=device)
-    for spec, _ in cells:
+    track = _Trackers(trackers or [])
+    track.call("start", suite, Path(out))
+    for spec, cached in cells:
         res = run_cell(spec, store, cell_options)
         if res.status != "ok":
             summary.failed.append(res)
             failures.append({**spec.labels(), "stage": res.failed_stage, "reason": res.reason})
             continue
         d = write_run_dir(res, store, runs_dir, cell_options)
-        rows += [{**r, "run_id": d.name} for r in res.rows]
+        cell_rows = [{**r, "run_id": d.name} for r in res.rows]
+        rows += cell_rows
+        if track.live:
+            from .components import TrackedCell
+
+            track.call("log_cell", TrackedCell(spec=spec, run_id=d.name, run_dir=d, rows=cell_rows,
+                                               stage_keys=dict(res.keys), cached=cached))
     for e in store.events:
         print(e, file=sys.stderr)
     df = pd.DataFrame(rows)
@@ -118,6 +162,7 @@ def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, p
     prune_runs(runs_dir, set(df["run_id"]) if len(df) else set())
     summary.leaderboards = build_leaderboards(suite, out, data_root, df, fdf)
     summary.seconds = time.time() - t0
+    track.call("finish", summary)
     atomic_write_json(results_dir / "run_summary.json",
                       {"cells": summary.total, "cached_before": summary.cached, "failed": len(summary.failed),
                        "stage_tasks": n_tasks, "seconds": summary.seconds})

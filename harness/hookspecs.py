@@ -66,5 +66,10 @@ def register_reports(register):
 
 
 @hookspec
+def register_trackers(register):
+    """Register Tracker subclasses by name (``bench run --track NAME`` or a suite's ``track:``)."""
+
+
+@hookspec
 def register_executors(register):
     """Register Executor subclasses by name (``bench run --executor NAME``)."""

@@ -20,7 +20,7 @@ from .registry import UnknownComponentError
 from .axes import AXES, AXIS_NAMES, BY_NAME, UNREAD
 
 TOP_KEYS_FIXED = {"name", "version", "description", "include", "matrix", "exclude", "overrides", "leaderboard",
-                  "stages"}
+                  "stages", "track"}
 
 
 def settings_classes() -> dict[str, type]:
@@ -260,6 +260,8 @@ class Suite:
     #: report plugins that add leaderboard sections (besides those that always run)
     reports: tuple[ComponentSpec, ...] = ()
     stages: tuple[str, ...] = ()
+    #: tracker plugins that observe every run of this suite (``track: [mlflow]``)
+    track: tuple[ComponentSpec, ...] = ()
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -717,9 +719,13 @@ def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> S
     if not runs:
         raise SuiteError(file, "exclude", "every cell of the matrix is excluded: nothing to run")
     datasets = tuple(dict.fromkeys(r.dataset for r in runs))
+    track = data.get("track") or []
+    if not isinstance(track, list):
+        raise SuiteError(file, "track", "must be a list of tracker names (`bench ls trackers`)")
+    track = tuple(_component("trackers", t, file, f"track[{i}]") for i, t in enumerate(track))
     return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
                  path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports,
-                 stages=stages)
+                 stages=stages, track=track)
 
 
 def _check_cell_count(matrix: dict, file: Path, max_cells: int) -> None:

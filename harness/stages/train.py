@@ -191,7 +191,8 @@ class Train(Stage):
     info = "train.json"
     artifacts = ("model.safetensors", "predictions.npz", "subset.json", "train.json", "history.json",
                  "learning_curves.png", ROWS)
-    exports = {"subset.json": "subset.json", "learning_curves.png": "figures/learning_curves.png"}
+    exports = {"subset.json": "subset.json", "learning_curves.png": "figures/learning_curves.png",
+               "history.json": "history.json"}
     #: settings only some regimes read: they enter the key for those regimes only
     REGIME_ONLY = {"encoder_lr_mult": ("finetune",)}
 
