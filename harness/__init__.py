@@ -19,7 +19,7 @@ from .stage import Entry, StageContext, row
 from .stats import as_arrays, bootstrap_ci, confusion_counts
 from .store import atomic_write_bytes, atomic_write_json, atomic_write_text, file_digest
 from .suite import RunSpec, Suite, SuiteError, load_suite
-from . import figures, reporting
+from . import device, figures, reporting
 
 __version__ = "0.2.0"
 
@@ -28,7 +28,7 @@ __all__ = [
     "Encoder", "Entry", "Executor", "FAMILIES", "Metric", "Perturbation", "PerturbationSet", "ROWS", "Registry", "RegistryError",
     "Report", "RunSpec", "SSLMethod", "Split", "Stage", "StageContext", "StageFailed", "StageTask", "Suite",
     "SuiteError", "ThresholdSelector", "TrackedCell", "Tracker", "UnknownComponentError", "UserError", "as_arrays", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "bootstrap_ci",
-    "close_matches", "confusion_counts", "did_you_mean", "figures", "file_digest", "from_dict", "get_plugin_manager",
+    "close_matches", "confusion_counts", "device", "did_you_mean", "figures", "file_digest", "from_dict", "get_plugin_manager",
     "get_registry", "hookimpl", "load_cell", "load_suite", "perturbation_set", "reporting", "row", "stage_graph", "stage_task",
     "to_dict",
 ]

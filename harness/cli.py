@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--executor", help="executor plugin (`bench ls executors`; default: local)")
     r.add_argument("--workers", type=int, help="worker processes for the processes executor")
+    r.add_argument("--device", help="auto (CUDA when available, the default), cpu, cuda or cuda:N; "
+                   "overrides the suite's device:")
     r.add_argument("--track", action="append", default=[], metavar="NAME",
                    help="log every cell to a tracker plugin (`bench ls trackers`; repeatable)")
     r.add_argument("--retry-failed", action="store_true",
@@ -169,8 +171,12 @@ def _cmd_run(args) -> int:
         load_splits(ds, root)
     from .execute import get_trackers
 
+    from .device import resolve
+
+    device = resolve(args.device or suite.device)
     summary = run_suite(suite, out=out, store=Store(cache), data_root=root, progress=not args.no_progress,
-                        executor=executor, retry_failed=args.retry_failed, trackers=get_trackers(suite, args.track))
+                        executor=executor, retry_failed=args.retry_failed, trackers=get_trackers(suite, args.track),
+                        device=device)
     print(f"{suite.name}: {summary.total} cells ({summary.cached} were cached, {len(summary.failed)} failed) "
           f"in {summary.seconds:.1f} s")
     if summary.failed:

@@ -367,5 +367,11 @@ def write_run_dir(res: CellResult, store: Store, runs_dir: Path, options: Option
     atomic_write_json(marker, {"spec": spec.to_json(), "labels": spec.labels(), "names": spec.names(),
                                "versions": versions(), "plugins": plugin_versions(spec), "stage_keys": res.keys,
                                "stage_info": info, "device": options.device,
-                               "numerics": "bf16-autocast" if options.device.startswith("cuda") else "fp32"})
+                               "numerics": _numerics(options.device)})
     return d
+
+
+def _numerics(device: str) -> str:
+    from .device import numerics
+
+    return numerics(device)

@@ -20,7 +20,7 @@ from .registry import UnknownComponentError
 from .axes import AXES, AXIS_NAMES, BY_NAME, UNREAD
 
 TOP_KEYS_FIXED = {"name", "version", "description", "include", "matrix", "exclude", "overrides", "leaderboard",
-                  "stages", "track"}
+                  "stages", "track", "device"}
 
 
 def settings_classes() -> dict[str, type]:
@@ -262,6 +262,8 @@ class Suite:
     stages: tuple[str, ...] = ()
     #: tracker plugins that observe every run of this suite (``track: [mlflow]``)
     track: tuple[ComponentSpec, ...] = ()
+    #: where to compute (``auto``, ``cpu``, ``cuda``, ``cuda:N``); ``bench run --device`` overrides it
+    device: str = "auto"
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -725,7 +727,7 @@ def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> S
     track = tuple(_component("trackers", t, file, f"track[{i}]") for i, t in enumerate(track))
     return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
                  path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports,
-                 stages=stages, track=track)
+                 stages=stages, track=track, device=_device(data.get("device", "auto"), file))
 
 
 def _check_cell_count(matrix: dict, file: Path, max_cells: int) -> None:
@@ -736,6 +738,14 @@ def _check_cell_count(matrix: dict, file: Path, max_cells: int) -> None:
         big = " x ".join(f"{a} {n}" for a, n in sizes.items() if n > 1)
         raise SuiteError(file, "matrix", f"{cells:,} cells ({big}) is more than the limit of {max_cells:,}; "
                                          "shrink an axis, or pass --max-cells N if you mean it")
+
+
+def _device(raw: Any, file: Path) -> str:
+    import re
+
+    if not isinstance(raw, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", raw):
+        raise SuiteError(file, "device", f"expected auto, cpu, cuda or cuda:N, got {raw!r}")
+    return raw
 
 
 def _stages(raw: Any, file: Path) -> tuple[str, ...]:

@@ -55,10 +55,13 @@ def batched_forward(module: "torch.nn.Module", images: "np.ndarray", batch_size:
     import numpy as np
     import torch
 
-    x = as_uint8_tensor(np.ascontiguousarray(images))
+    from .device import autocast
+    from .device import images as to_device
+
+    x = to_device(as_uint8_tensor(np.ascontiguousarray(images)), device)
     module.eval()
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device):
         for i in range(0, len(x), batch_size):
-            out.append(module(normalize(to_unit(x[i:i + batch_size].to(device)))).double().cpu())
+            out.append(module(normalize(to_unit(x[i:i + batch_size]))).double().cpu())
     return torch.cat(out).numpy()

@@ -39,7 +39,9 @@ class Features(Stage):
 
         set_threads()
         init = ctx.input("pretrain").file("encoder.safetensors") if ctx.has_input("pretrain") else None
-        backbone = build_backbone(ctx.spec, ctx.splits["train"].images, init)
+        from .. import device as dev
+
+        backbone = dev.prepare(build_backbone(ctx.spec, ctx.splits["train"].images, init), ctx.device)
         feats = {s: batched_forward(backbone, ctx.splits[s].images, device=ctx.device).astype(np.float32)
                  for s in SPLITS}
         np.savez(ctx.out / "features.npz", **feats)

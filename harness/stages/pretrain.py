@@ -30,7 +30,7 @@ def _component_json(component: Any) -> dict:
 
 def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augmentation",
                  images: np.ndarray, settings: "PretrainSettings", out_dir: Path,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, device: str = "cpu") -> dict:
     """Pretrain ``encoder`` with ``method`` on ``images`` and write the artifacts into ``out_dir``.
 
     Each step takes a batch of uint8 images, makes two views with ``augmentation`` (batched,
@@ -63,7 +63,9 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     np.random.seed(settings.seed)
     out_dir = Path(out_dir)
 
-    data = as_uint8_tensor(np.ascontiguousarray(images))
+    from .. import device as dev
+
+    data = dev.images(as_uint8_tensor(np.ascontiguousarray(images)), device)
     n_total = len(data)
     n = min(n_total, settings.max_images) if settings.max_images else n_total
     if n < 2:
@@ -73,8 +75,8 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     total_steps = settings.epochs * steps_per_epoch
 
     backbone = encoder.build(data.shape[1])
-    module = method.build(backbone, backbone.num_features)
-    aug = augmentation.build()
+    module = dev.prepare(method.build(backbone, backbone.num_features), device)
+    aug = dev.prepare(augmentation.build(), device)
     module.train()
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad],
                             lr=settings.lr, weight_decay=settings.weight_decay)
@@ -90,10 +92,11 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
         order = torch.randperm(n_total, generator=gen)[:n]
         total = 0.0
         for s in range(steps_per_epoch):
-            x = to_unit(data[order[s * bs:(s + 1) * bs]])
+            x = to_unit(data[order[s * bs:(s + 1) * bs].to(device)])
             with torch.no_grad():  # augmentations need no autograd graph
                 v1, v2 = normalize(aug(x)), normalize(aug(x))
-            loss = module(v1, v2)
+            with dev.autocast(device):
+                loss = module(v1, v2).float()
             if not torch.isfinite(loss):
                 raise StageFailed(f"non-finite loss {loss.item()} at epoch {epoch} step {s}")
             opt.zero_grad(set_to_none=True)
@@ -161,7 +164,7 @@ class Pretrain(Stage):
         spec = ctx.spec
         run_pretrain(method=spec.ssl.build(), encoder=spec.encoder.build(), augmentation=spec.ssl_augmentation.build(),
                      images=ctx.splits["train"].images, settings=spec.settings_for(self.settings_key),
-                     out_dir=ctx.out, progress=ctx.progress)
+                     out_dir=ctx.out, progress=ctx.progress, device=ctx.device)
 
 
 @hookimpl

@@ -81,7 +81,9 @@ class Probe(Stage):
         enc = upstream["features"].file("encoder.safetensors")
 
         def predict(images: np.ndarray, device: str = "cpu") -> np.ndarray:
-            backbone = build_backbone(spec, images, enc).to(device)
+            from .. import device as dev
+
+            backbone = dev.prepare(build_backbone(spec, images, enc), device)
             return probe_logits(probe, batched_forward(backbone, images, device=device).astype(np.float32))
 
         return predict

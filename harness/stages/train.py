@@ -76,7 +76,8 @@ def build_model(spec, channels: int):
 
 
 def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path | None,
-              out_dir: Path, progress: bool = True, settings: TrainSettings | None = None) -> dict:
+              out_dir: Path, progress: bool = True, settings: TrainSettings | None = None,
+              device: str = "cpu") -> dict:
     """Train on ``subset`` of the train split; pick the best epoch by val AUROC; save predictions."""
     import torch
     from sklearn.metrics import roc_auc_score
@@ -90,15 +91,18 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     set_threads()
     torch.manual_seed(spec.seed)
     st = settings if settings is not None else spec.settings_for("train")
-    x_train = as_uint8_tensor(np.ascontiguousarray(splits["train"].images[subset]))
-    y_train = torch.as_tensor(y["train"][subset], dtype=torch.float32)
+    from .. import device as dev
+
+    x_train = dev.images(as_uint8_tensor(np.ascontiguousarray(splits["train"].images[subset])), device)
+    y_train = torch.as_tensor(y["train"][subset], dtype=torch.float32).to(device)
     channels = x_train.shape[1]
 
     model = build_model(spec, channels)
     backbone, head = model[0], model[1]
     if init_weights is not None:
         load_encoder_weights(backbone, init_weights)
-    aug = spec.augmentation.build().build()
+    model = dev.prepare(model, device)
+    aug = dev.prepare(spec.augmentation.build().build(), device)
 
     if spec.regime == "head":
         backbone.requires_grad_(False)
@@ -114,7 +118,7 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     pos_weight = None
     if st.class_weight == "balanced":
         n_pos = float(y_train.sum())
-        pos_weight = torch.tensor((len(y_train) - n_pos) / max(n_pos, 1.0))
+        pos_weight = torch.tensor((len(y_train) - n_pos) / max(n_pos, 1.0), device=device)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     val_loss_fn = nn.BCEWithLogitsLoss()
     gen = torch.Generator().manual_seed(spec.seed)
@@ -130,9 +134,12 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
             backbone.eval()  # frozen: keep BatchNorm statistics fixed as well
         losses = []
         for idx in _batches(len(x_train), st.batch_size, st.min_steps_per_epoch, gen):
+            idx = idx.to(device)
             with torch.no_grad():
                 xb = normalize(aug(to_unit(x_train[idx])))
-            loss = loss_fn(model(xb).reshape(-1), y_train[idx])
+            with dev.autocast(device):
+                out = model(xb)
+            loss = loss_fn(out.float().reshape(-1), y_train[idx])
             if not torch.isfinite(loss):
                 from ..errors import StageFailed
                 raise StageFailed(f"non-finite training loss {loss.item()} at epoch {epoch}")
@@ -140,7 +147,7 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        val_logits = batched_forward(model, splits["val"].images).reshape(-1)
+        val_logits = batched_forward(model, splits["val"].images, device=device).reshape(-1)
         val_loss = float(val_loss_fn(torch.as_tensor(val_logits), torch.as_tensor(y["val"], dtype=torch.float64)))
         val_auroc = float(roc_auc_score(y["val"], val_logits)) if len(np.unique(y["val"])) > 1 else float("nan")
         history["epoch"].append(epoch)
@@ -155,7 +162,7 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     seconds = time.time() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
-    logits = {s: batched_forward(model, splits[s].images).reshape(-1) for s in ("val", "test")}
+    logits = {s: batched_forward(model, splits[s].images, device=device).reshape(-1) for s in ("val", "test")}
     save_predictions(out_dir, logits)
     from safetensors.torch import save_file
 
@@ -210,7 +217,7 @@ class Train(Stage):
         write_subset(ctx, subset)
         init = ctx.input("pretrain").file("encoder.safetensors") if ctx.has_input("pretrain") else None
         run_train(spec=ctx.spec, splits=ctx.splits, y=ctx.y, subset=subset, init_weights=init, out_dir=ctx.out,
-                  progress=ctx.progress)
+                  progress=ctx.progress, device=ctx.device)
 
     def predictor(self, spec, entry, upstream: dict):
         """A function uint8 images -> logits, rebuilt from ``model.safetensors``."""
@@ -219,9 +226,11 @@ class Train(Stage):
         state = load_file(str(entry.file("model.safetensors")))
 
         def predict(images: np.ndarray, device: str = "cpu") -> np.ndarray:
+            from .. import device as dev
+
             model = build_model(spec, in_chans(images))
             model.load_state_dict(state, strict=True)
-            return batched_forward(model.to(device), images, device=device).reshape(-1)
+            return batched_forward(dev.prepare(model, device), images, device=device).reshape(-1)
 
         return predict
 
