@@ -1,0 +1,118 @@
+"""GPU throughput of the harness's own stages, in one run: SimCLR, supervised training, probe grid, suite.
+
+    python benchmarks/gpu.py --data-root DIR [--device cuda] [--suite suites/label_efficiency.yaml]
+    python benchmarks/gpu.py --data-root DIR --device cpu --quick      # a smoke check of this script
+
+Prints one markdown table (with the command, the device and the library versions) for
+docs/benchmarks.md. Every number comes from the harness's stage functions, not a separate loop:
+``run_pretrain`` (SimCLR, ResNet-18, 28 px, batch 256: source images per second), ``run_train``
+(supervised ResNet-18 ``all``, batch 128, per-epoch val scoring included), the probe grid
+(``fit_probe`` over 6 fractions x 3 seeds x 4 Cs on Pneumonia's frozen features) and, unless
+``--no-suite``, the wall time of ``bench run SUITE`` into a fresh cache.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--suite", default="suites/label_efficiency.yaml")
+    p.add_argument("--no-suite", action="store_true")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, measures nothing useful")
+    args = p.parse_args()
+
+    import numpy as np
+    import torch
+
+    from harness import load_suite
+    from harness.data import label_subset, load_splits, positive_labels
+    from harness.device import resolve
+    from harness.settings import PretrainSettings, TrainSettings
+    from harness.stages.pretrain import run_pretrain
+    from harness.stages.probe import fit_probe
+    from harness.stages.train import run_train
+    from harness.suite import ComponentSpec
+    from harness.tensors import batched_forward
+
+    device = resolve(args.device)
+    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else (platform.processor() or "CPU")
+    shown = ["DIR" if a.startswith(("/", "~", ".")) and a != "." else a for a in sys.argv[1:]]  # no machine paths
+    print(f"command: python benchmarks/gpu.py {' '.join(shown)}")
+    print(f"device: {device} ({name}), torch {torch.__version__}, cores {os.cpu_count()}\n")
+    rows = []
+
+    def comp(kind, n, **o):
+        from harness import get_registry
+
+        cls = get_registry(kind).get(n)
+        return ComponentSpec(kind, n, cls.Config(**o))
+
+    pneu = load_splits(comp("datasets", "pneumoniamnist"), args.data_root)
+    images = pneu["train"].images[:512] if args.quick else pneu["train"].images
+    epochs = 1 if args.quick else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_pretrain(method=comp("ssl-methods", "simclr").build(), encoder=comp("encoders", "resnet18").build(),
+                           augmentation=comp("augmentations", "xray_ssl").build(), images=images,
+                           settings=PretrainSettings(epochs=epochs, batch_size=256), out_dir=Path(tmp),
+                           progress=False, device=device)
+    rows.append(("SimCLR, ResNet-18, 28 px, batch 256", f"{res['images_per_second']:,.0f} source img/s",
+                 f"{epochs} epochs x {len(images)} images"))
+
+    suite_yaml = ("name: b\nversion: 1\nmatrix: {dataset: [pneumoniamnist], encoder: [resnet18], regime: [all], "
+                  "augmentation: [aug_a]}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "b.yaml").write_text(suite_yaml)
+        spec = load_suite(Path(tmp) / "b.yaml").runs[0]
+        y = {s: positive_labels(v.labels, 1) for s, v in pneu.items()}
+        subset = label_subset(y["train"], 0.1 if args.quick else 1.0, 0)
+        st = TrainSettings(epochs=1 if args.quick else 3, batch_size=128)
+        info = run_train(spec=spec, splits=pneu, y=y, subset=subset, init_weights=None, out_dir=Path(tmp),
+                         progress=False, settings=st, device=device)
+    rows.append(("supervised ResNet-18 `all`, batch 128", f"{info['images_per_second']:,.0f} img/s",
+                 f"{st.epochs} epochs x {len(subset)} images, val scored every epoch"))
+
+    torch.manual_seed(0)
+    backbone = comp("encoders", "resnet18").build().build(1)
+    from harness import device as dev
+
+    backbone = dev.prepare(backbone, device)
+    feats = {s: batched_forward(backbone, pneu[s].images, device=device).astype(np.float32)
+             for s in ("train", "val", "test")}
+    y = {s: positive_labels(v.labels, 1) for s, v in pneu.items()}
+    t0 = time.perf_counter()
+    n = 0
+    for f in ((0.1,) if args.quick else (0.01, 0.02, 0.05, 0.1, 0.2, 1.0)):
+        for seed in ((0,) if args.quick else (0, 1, 2)):
+            sub = label_subset(y["train"], f, seed)
+            fit_probe(feats["train"][sub], y["train"][sub], feats["val"], y["val"], (0.01, 0.1, 1.0, 10.0),
+                      device=device)
+            n += 1
+    rows.append(("probe grid, Pneumonia 4708 x 512", f"{time.perf_counter() - t0:.1f} s", f"{n} fits x 4 Cs"))
+
+    if not args.no_suite and not args.quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", args.suite, "--data-root",
+                                   args.data_root, "--out", tmp, "--no-progress", "--device", device],
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+        rows.append((f"`bench run {args.suite}`", f"{wall / 60:.1f} min", f"exit {proc.returncode}, fresh cache"))
+
+    print("| job | measured | sizes |")
+    print("|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
