@@ -151,8 +151,7 @@ def _cmd_run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp:
             store = Store(cache) if cache.is_dir() else Store(tmp)
             cells = plan(suite, store)
-            for spec, cached in cells:
-                print(f"{'cached' if cached else 'to run':7s} {run_id(spec)}")
+            sys.stdout.write("".join(f"{'cached' if cached else 'to run':7s} {run_id(spec)}\n" for spec, cached in cells))
             n_cached = sum(c for _, c in cells)
             levels = plan_tasks(suite.runs, store, retry_failed=args.retry_failed)
             counts: dict[str, int] = {}

@@ -7,6 +7,7 @@ so that listing plugins stays instant.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ._config import EmptyConfig, to_dict
@@ -255,6 +256,11 @@ class Metric(Component):
         raise NotImplementedError
 
 
+@functools.lru_cache(maxsize=4096)
+def _settings_json(settings: Any) -> dict:
+    return to_dict(settings)
+
+
 #: the artifact whose JSON list of rows a stage contributes to the results
 ROWS = "rows.json"
 
@@ -306,7 +312,7 @@ class Stage(Component):
         for axis in self.reads:
             out[axis] = spec.key_value(axis)
         if self.settings_key:
-            out["settings"] = to_dict(spec.settings_for(self.settings_key))
+            out["settings"] = dict(_settings_json(spec.settings_for(self.settings_key)))
         return out
 
     def run(self, ctx: "StageContext") -> None:

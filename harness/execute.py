@@ -35,10 +35,11 @@ def plan(suite: Suite, store: Store) -> list[tuple[RunSpec, bool]]:
     """Every cell in suite order, with whether all its result stages are cached."""
     from .runner import cell_graph, result_stages
 
+    snap = store.snapshot()
     out = []
     for r in suite.runs:
         nodes = cell_graph(r, store)
-        out.append((r, all(store.has(n, nodes[n].key) for n in result_stages(nodes))))
+        out.append((r, all(snap.has(n, nodes[n].key) for n in result_stages(nodes))))
     return out
 
 

@@ -178,6 +178,8 @@ def reset_plugin_manager() -> None:
     runner._KEYS.clear()
     runner._RESULT.clear()
     runner._GRAPHS.clear()
+    runner._STRUCTURE.clear()
+    runner._SELECTORS.clear()
 
 
 def get_registry(kind: str) -> Registry:
@@ -196,7 +198,7 @@ def stage_graph() -> list:
     pm = get_plugin_manager()
     reg = pm.registry("stages")
     cached = getattr(pm, "_graph", None)
-    if cached is not None and cached[0] == tuple(reg.names()):
+    if cached is not None and cached[0] == len(reg) and cached[2] is reg._entries:
         return cached[1]
     stages = {}
     for n in reg.names():
@@ -220,7 +222,7 @@ def stage_graph() -> list:
 
     for n in stages:
         visit(n, ())
-    pm._graph = (tuple(reg.names()), order)
+    pm._graph = (len(reg), order, reg._entries)
     return order
 
 

@@ -58,6 +58,8 @@ class Node:
 
 _KEYS: dict = {}
 _GRAPHS: dict = {}
+_STRUCTURE: dict = {}
+_SELECTORS: dict = {}
 
 
 def cell_graph(spec: RunSpec, store: Optional[Store] = None) -> dict[str, Node]:
@@ -69,14 +71,26 @@ def cell_graph(spec: RunSpec, store: Optional[Store] = None) -> dict[str, Node]:
     cached = _GRAPHS.get(spec)
     if cached is not None:
         return cached
+    idx = spec._index
+    graph = stage_graph()
+    selectors = _SELECTORS.get(id(graph))
+    if selectors is None:
+        selectors = _SELECTORS[id(graph)] = tuple(dict.fromkeys(a for st in graph for a in st.selected_by))
+    # which stages apply (and their active upstream) depends only on the selecting axes
+    skey = (id(graph), spec.stages) + tuple(idx[a] for a in selectors)
+    structure = _STRUCTURE.get(skey)
+    if structure is None:
+        structure, active = [], set()
+        for st in graph:
+            if st.applies(spec):
+                structure.append((st, tuple(u for u in st.upstream if u in active)))
+                active.add(st.name)
+        _STRUCTURE[skey] = structure
     nodes: dict[str, Node] = {}
-    for st in stage_graph():
-        if not st.applies(spec):
-            continue
-        ups = tuple(u for u in st.upstream if u in nodes)
+    for st, ups in structure:
         up_keys = tuple(nodes[u].key for u in ups)
-        memo = (type(st), st.name, tuple(getattr(spec, a) for a in st.reads),
-                spec.settings_for(st.settings_key) if st.settings_key else None, up_keys)
+        memo = (type(st), st.name, tuple(idx[a] for a in st.reads),
+                idx[st.settings_key] if st.settings_key else None, up_keys)
         key = _KEYS.get(memo)
         if key is None:
             key = _KEYS[memo] = stage_key(st.name, st.fields(spec), up_keys, st.version)
@@ -270,6 +284,7 @@ def plan_tasks(specs: Iterable[RunSpec], store: Store, retry_failed: bool = Fals
     """
     levels: dict[tuple[str, str], int] = {}
     first: dict[tuple[str, str], tuple[RunSpec, str]] = {}
+    store = store.snapshot() if isinstance(store, Store) else store
     for spec in specs:
         nodes = cell_graph(spec, store)
         needed = set()
@@ -316,8 +331,10 @@ def run_id(spec: RunSpec) -> str:
         lab = f"{lab:g}" if isinstance(lab, float) else str(lab)
         parts.append(ax.run_id(lab) if ax.run_id else lab)
     slug = "-".join(parts).replace("(", "_").replace(")", "").replace("=", "").replace(",", "_").replace("/", "_")
-    keys = sorted((n, v.key) for n, v in cell_graph(spec).items())
-    return f"{slug}-{stable_hash(keys)[:8]}"
+    import hashlib
+
+    keys = ",".join(f"{n}={v.key}" for n, v in sorted(cell_graph(spec).items()))
+    return f"{slug}-{hashlib.sha256(keys.encode()).hexdigest()[:8]}"
 
 
 def plugin_versions(spec: RunSpec) -> dict[str, dict]:

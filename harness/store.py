@@ -113,6 +113,19 @@ def _digest_file(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+class CacheSnapshot:
+    """What a Store held at one moment: answers ``has`` / ``failed`` like the Store, without I/O."""
+
+    def __init__(self, done: set, failed: set):
+        self.done, self.failed_keys = done, failed
+
+    def has(self, stage: str, key: str) -> bool:
+        return (stage, key) in self.done
+
+    def failed(self, stage: str, key: str):
+        return "failed" if (stage, key) in self.failed_keys else None
+
+
 class Store:
     """The stage cache rooted at ``root`` (describes itself like pytest's cache folder)."""
 
@@ -140,6 +153,21 @@ class Store:
         """The entry exists with a manifest (its artifacts are checked when read)."""
         # plain strings, not pathlib: planning asks this for every stage of every cell
         return os.path.isfile(f"{self._root}/{stage}/{key[:2]}/{key}/{MANIFEST}")
+
+    def snapshot(self) -> "CacheSnapshot":
+        """Which entries and failure records exist now (one directory walk instead of a stat per question)."""
+        done, failed = set(), set()
+        for stage_dir in (p for p in self.root.iterdir() if p.is_dir()):
+            for prefix in os.scandir(stage_dir):
+                if not prefix.is_dir():
+                    continue
+                if prefix.name == "failed":
+                    failed.update((stage_dir.name, f[:-5]) for f in os.listdir(prefix.path) if f.endswith(".json"))
+                elif len(prefix.name) == 2:
+                    for e in os.scandir(prefix.path):
+                        if os.path.isfile(os.path.join(e.path, MANIFEST)):
+                            done.add((stage_dir.name, e.name))
+        return CacheSnapshot(done, failed)
 
     # -- integrity ---------------------------------------------------------------------------
     def manifest(self, stage: str, key: str) -> dict:

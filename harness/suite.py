@@ -53,6 +53,16 @@ class ComponentSpec:
     #: where the suite names it (``matrix.encoder[1]``), for pre-flight messages; not part of its identity
     where: str = field(default="", compare=False, repr=False)
 
+    def __post_init__(self):
+        object.__setattr__(self, "_hash", hash((self.kind, self.name, self.config)))  # hashed once
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # rebuilt in the receiving process: string hashes differ between processes
+        return (ComponentSpec, (self.kind, self.name, self.config, self.where))
+
     def options(self) -> dict:
         return to_dict(self.config) if self.config is not None else {}
 
@@ -82,6 +92,15 @@ class ComponentSpec:
 
     def build(self):
         return self.cls(self.config)
+
+
+@functools.lru_cache(maxsize=65536)
+def _component_key(spec: ComponentSpec) -> dict:
+    out = spec.to_json()
+    identity = spec.build().cache_identity()
+    if identity:  # e.g. the hash of a local weights file: a new file must not reuse old results
+        out["identity"] = identity
+    return out
 
 
 #: (kind, label) -> registered name, for every component a suite loaded in this process
@@ -151,15 +170,12 @@ class RunSpec:
         raise KeyError(f"no settings {key!r} in this suite")
 
     def key_value(self, axis: str):
-        """The JSON an axis contributes to a stage key (a component's options, version, identity)."""
-        v = getattr(self, axis)
-        if isinstance(v, ComponentSpec):
-            out = v.to_json()
-            identity = v.build().cache_identity()
-            if identity:  # e.g. the hash of a local weights file: a new file must not reuse old results
-                out["identity"] = identity
-            return out
-        return v
+        """The JSON an axis contributes to a stage key (a component's options, version, identity).
+
+        Read-only: the same dict is shared by every cell with this component.
+        """
+        v = self._index[axis]
+        return _component_key(v) if isinstance(v, ComponentSpec) else v
 
     def labels(self) -> dict[str, Any]:
         """Flat, human-readable fields for result rows and tables (``-`` for an axis no stage reads)."""

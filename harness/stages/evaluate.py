@@ -40,9 +40,15 @@ class Evaluate(Stage):
     def fields(self, spec) -> dict:
         from ..plugins import get_registry
 
+        from ..store import stable_hash
+
         metrics = get_registry("metrics")
+        versions = getattr(metrics, "_versions", None)  # once per registry (planning calls this per cell)
+        if versions is None or versions[0] != len(metrics):
+            table = {n: metrics.get(n).version for n in metrics.names()}
+            versions = metrics._versions = (len(metrics), stable_hash(table))
         # a metric whose meaning changes (its version) or a new metric re-evaluates; nothing upstream reruns
-        return {**super().fields(spec), "metrics": {n: metrics.get(n).version for n in metrics.names()}}
+        return {**super().fields(spec), "metrics": versions[1]}
 
     def run(self, ctx) -> None:
         from ..plugins import get_registry
