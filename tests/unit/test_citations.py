@@ -63,3 +63,14 @@ def test_readme_ssl_list_is_generated_from_the_docstrings():
     assert block, "README lost its generated SSL citation block"
     expected = "".join(f"- `{name}`: {ref}\n" for _, name, ref in citations("ssl-methods"))
     assert block.group(1) == expected, "regenerate the README block from harness._citations.citations"
+
+
+def test_bench_plugins_citations_prints_one_reference_per_method(capsys):
+    from harness.cli import main
+
+    assert main(["plugins", "--citations"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    reg = get_registry("ssl-methods")
+    methods = [n for n in reg.names() if reg.get(n).pretrains]
+    assert [l.split(":")[0] for l in lines] == methods
+    assert all("arxiv.org/abs/" in l for l in lines)
