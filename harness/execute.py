@@ -141,13 +141,24 @@ def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, p
     cell_options = Options(data_root=data_root, progress=progress, retry_failed=False, device=device)
     track = _Trackers(trackers or [])
     track.call("start", suite, Path(out))
+    from .store import CorruptEntry
+
     for spec, cached in cells:
-        res = run_cell(spec, store, cell_options)
+        for attempt in range(3):
+            res = run_cell(spec, store, cell_options)
+            if res.status != "ok":
+                break
+            try:
+                d = write_run_dir(res, store, runs_dir, cell_options)
+                break
+            except CorruptEntry as exc:  # an exported artifact failed its digest: recompute that entry
+                store.quarantine(exc.stage, exc.key, exc.reason)
+                if attempt == 2:
+                    raise
         if res.status != "ok":
             summary.failed.append(res)
             failures.append({**spec.labels(), "stage": res.failed_stage, "reason": res.reason})
             continue
-        d = write_run_dir(res, store, runs_dir, cell_options)
         cell_rows = [{**r, "run_id": d.name} for r in res.rows]
         rows += cell_rows
         if track.live:

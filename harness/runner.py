@@ -196,6 +196,8 @@ class Walker:
     def rows(self, spec: RunSpec, nodes: dict[str, Node]) -> list[dict]:
         """Every result row of the cell (computing whatever is missing)."""
         labels = {**spec.labels(), **{f"{a}_name": n for a, n in spec.names().items() if n is not None}}
+        for name in nodes:  # every entry of the cell: size-checked (cheap), recomputed if damaged
+            self.ensure(spec, nodes, name)
         out = []
         for name in result_stages(nodes):
             for attempt in range(3):

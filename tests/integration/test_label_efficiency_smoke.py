@@ -125,3 +125,29 @@ def test_calibration_and_operating_point_reports(le, data_root):
     sel = df[(df.threshold == "target_tpr") & (df.metric == "recall") & (df.split == "val") & (df.calibrator == "none")
              & df.calibrated]
     assert len(sel) and (sel.value >= 0.9 - 1e-9).all()
+
+
+def test_truncated_pretrain_features_and_probe_entries_are_recomputed(le, tmp_path, data_root):
+    """Each stage kind the smoke_calibration suite does not touch: a truncated artifact is found
+    (by the size check on every reached entry), moved aside, recomputed, and the numbers do not move."""
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(le / ".bench_cache", out / ".bench_cache")
+    cache = out / ".bench_cache"
+    hit = {}
+    for stage, name in (("pretrain", "encoder.safetensors"), ("features", "features.npz"), ("probe", "probe.json")):
+        f = sorted(cache.glob(f"{stage}/??/*/{name}"))[0]
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+        hit[stage] = f
+    suite = str(REPO / "suites" / "smoke_label_efficiency.yaml")
+    proc = bench("run", suite, "--data-root", data_root, "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for stage, f in hit.items():
+        assert f"corrupt cache entry moved aside and recomputed: stage {stage}" in proc.stderr, stage
+        assert f.is_file() and f.parent.joinpath("manifest.json").is_file()
+    cols = ["run_id", "split", "metric", "calibrated", "stat"]
+    a, b = (pd.read_parquet(d / "results" / "smoke_label_efficiency" / "results.parquet") for d in (out, le))
+    a, b = (x[x.metric != "train_seconds"].sort_values(cols).reset_index(drop=True) for x in (a, b))
+    pd.testing.assert_frame_equal(a, b)
