@@ -13,11 +13,11 @@ from ._common import as_text, clean_name, epoch_series, final_metrics, flatten
 class TensorBoardTracker(Tracker):
     """TensorBoard: per-epoch curves, final metrics and hparams of each cell, one log folder per cell.
 
-    Folders: ``OUT/tensorboard/<suite>/<run_id>``. Scalars per epoch (step = epoch): ``train_loss``, ``val_loss``, ``val_auroc`` (trained cells) and
-    ``ssl_loss`` (pretrained cells); final metrics at step 0 under the same names as the MLflow tracker
-    (``test/auroc``, ``test/auroc_raw``, ``test/auroc_ci_low``, ...), and the resolved spec as hparams
-    with those metrics, so the HPARAMS tab compares cells. Browse with
-    ``tensorboard --logdir OUT/tensorboard``.
+    One folder per cell, ``OUT/tensorboard/<suite>/<run_id>``. Scalars per epoch (step = epoch):
+    ``train_loss``, ``val_loss``, ``val_auroc`` (trained cells) and ``ssl_loss`` (pretrained cells);
+    final metrics at step 0 under the same names as the MLflow tracker (``test/auroc``,
+    ``test/auroc_raw``, ``test/auroc_ci_low``, ...); the resolved spec as hparams with those metrics,
+    so the HPARAMS tab compares cells. Browse with ``tensorboard --logdir OUT/tensorboard``.
     """
 
     @dataclass(frozen=True)
