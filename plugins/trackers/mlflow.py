@@ -29,13 +29,19 @@ class MLflowTracker(Tracker):
     artifacts, and tags ``suite``, ``suite_version``, ``run_id``, ``cached`` and ``stage_key.<stage>``.
     Cached cells are logged too, so every invocation's parent run is complete.
 
-    The default store is a local file store in ``OUT/mlruns`` (no server): browse it with
-    ``mlflow ui --backend-store-uri OUT/mlruns``.
+    The store is ``tracking_uri``, else ``$MLFLOW_TRACKING_URI`` (MLflow's own convention, so a team
+    server set in the environment is used), else a local file store in ``OUT/mlruns`` (no server):
+    browse it with ``mlflow ui --backend-store-uri OUT/mlruns``.
     """
 
     @dataclass(frozen=True)
     class Config:
-        """Attributes: tracking_uri: MLflow tracking URI or folder (default: OUT/mlruns); experiment: default the suite name."""
+        """Where runs go.
+
+        Attributes:
+            tracking_uri: a tracking URI or a folder (default: ``$MLFLOW_TRACKING_URI``, else ``OUT/mlruns``).
+            experiment: the MLflow experiment (default: the suite's name).
+        """
 
         tracking_uri: Optional[str] = None
         experiment: Optional[str] = None
@@ -54,7 +60,7 @@ class MLflowTracker(Tracker):
         except ImportError as exc:
             raise UserError("the mlflow tracker needs MLflow: pip install 'medmnist-ssl-bench[tracking]' "
                             f"(or mlflow-skinny) ({exc})") from exc
-        self.tracking_uri = _resolve_uri(self.config.tracking_uri, Path(out))
+        self.tracking_uri = _resolve_uri(self.config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"), Path(out))
         if _is_file_store(self.tracking_uri):
             # MLflow 3 refuses its file store unless this is set ("maintenance mode"); its SQL store needs
             # SQLAlchemy and Alembic, which mlflow-skinny does not bring. A folder of plain files is what a

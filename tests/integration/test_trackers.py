@@ -60,15 +60,17 @@ def tracked(tmp_path_factory, data_root):
     out = tmp / "out"
     args = ("run", str(suite), "--data-root", data_root, "--out", str(out), "--no-progress",
             "--track", "mlflow", "--track", "tensorboard")
-    first = bench(*args)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "warning: tracker" not in first.stderr, first.stderr[-3000:]
-    runs_after_first = _runs(out)
-    second = bench(*args)  # everything cached now
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert f"{CELLS} cells ({CELLS} were cached" in second.stdout
-    return types.SimpleNamespace(suite=suite, out=out, first=runs_after_first, second=_runs(out), args=args,
-                                 results=pd.read_csv(out / "results" / "tiny_track" / "results.csv"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: OUT/mlruns
+        first = bench(*args)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert "warning: tracker" not in first.stderr, first.stderr[-3000:]
+        runs_after_first = _runs(out)
+        second = bench(*args)  # everything cached now
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert f"{CELLS} cells ({CELLS} were cached" in second.stdout
+        yield types.SimpleNamespace(suite=suite, out=out, first=runs_after_first, second=_runs(out), args=args,
+                                    results=pd.read_csv(out / "results" / "tiny_track" / "results.csv"))
 
 
 def test_one_parent_and_one_child_per_cell(tracked):

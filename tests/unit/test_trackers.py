@@ -84,9 +84,11 @@ def _mlflow(**options):
     return cls(cls.Config(**options))
 
 
-def test_mlflow_parent_and_child_runs(tmp_path):
+def test_mlflow_parent_and_child_runs(tmp_path, monkeypatch):
     pytest.importorskip("mlflow", reason="the mlflow tracker needs MLflow (pip install '.[tracking]')")
     from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
     t = _mlflow()
     t.start(_suite(), tmp_path)
@@ -142,6 +144,16 @@ def test_mlflow_tracking_uri_folder_and_experiment(tmp_path):
     t2.log_cell(_cell(tmp_path))
     t2.finish(_summary())
     assert len(client.search_runs([client.get_experiment_by_name("my-exp").experiment_id])) == 4
+
+
+def test_mlflow_honours_mlflow_tracking_uri(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="the mlflow tracker needs MLflow (pip install '.[tracking]')")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "team").as_uri())
+    t = _mlflow()
+    t.start(_suite(), tmp_path / "out")
+    t.finish(_summary(total=0))
+    assert t.tracking_uri == (tmp_path / "team").as_uri() and (tmp_path / "team").is_dir()
+    assert not (tmp_path / "out" / "mlruns").exists()
 
 
 def test_mlflow_missing_is_one_clear_error(tmp_path, monkeypatch):
