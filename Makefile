@@ -9,7 +9,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	# pyproject.toml states compatible ranges; constraints.txt pins the versions CI tests (torch
 	# 2.14.1 and torchvision 0.29.1 among them, which this machine's pip serves from local disk).
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test]'
+	# `tracking` too, so that the tracker tests run instead of skipping.
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,tracking]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -10,6 +10,8 @@ import pytest
 
 # Before anything imports torch: spinning OpenMP waits make parallel jobs crawl (see harness/cli.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Tests need no network: MLflow (the mlflow tracker) otherwise sends usage telemetry.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 REPO = Path(__file__).resolve().parents[1]
 INTEGRATION = Path(__file__).resolve().parent / "integration"

@@ -124,6 +124,37 @@ def check_executors(cls, obj):
     assert sorted(out) == [1, 2, 3]
 
 
+def check_trackers(cls, obj):
+    """start / log_cell / finish on a fake cell in a temporary OUT; skipped where the tracker's library is absent."""
+    import json
+    import tempfile
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from harness import TrackedCell, row
+
+    for method in ("start", "log_cell", "finish"):
+        assert callable(getattr(obj, method))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        run_dir = out / "runs" / "cell-0"
+        run_dir.mkdir(parents=True)
+        (run_dir / "history.json").write_text(json.dumps({"epoch": [1, 2], "train_loss": [0.7, 0.6],
+                                                          "val_loss": [0.7, 0.65], "val_auroc": [0.6, 0.7]}))
+        spec = SimpleNamespace(to_json=lambda: {"suite": "conformance", "train": {"epochs": 2}},
+                               labels=lambda: {"dataset": "breastmnist"})
+        cell = TrackedCell(spec=spec, run_id="cell-0", run_dir=run_dir, rows=[row("test", "auroc", 0.7)],
+                           stage_keys={"train": "0" * 64})
+        try:
+            obj.start(SimpleNamespace(name="conformance", version=1, path=""), out)
+        except Exception as exc:  # noqa: BLE001
+            if isinstance(exc.__cause__, ImportError):  # the tracker's optional library is not installed
+                pytest.skip(f"{cls.__name__}: {exc}")
+            raise
+        obj.log_cell(cell)
+        obj.finish(SimpleNamespace(total=1, cached=0, failed=[], seconds=0.1))
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_at_most_one_default_per_kind(kind):
     reg = get_registry(kind)

@@ -12,7 +12,8 @@ for kind in KINDS:
         get_registry(kind).get(name).describe()
 for s in ("suites/baselines.yaml", "suites/smoke.yaml"):
     load_suite(s)
-heavy = [m for m in ("torch", "timm", "lightly", "netcal", "kornia", "sklearn") if m in sys.modules]
+heavy = [m for m in ("torch", "timm", "lightly", "netcal", "kornia", "sklearn", "mlflow", "tensorboard")
+         if m in sys.modules]
 print(heavy)
 """
 
