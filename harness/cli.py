@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--executor", help="executor plugin (`bench ls executors`; default: local)")
     r.add_argument("--workers", type=int, help="worker processes for the processes executor")
+    r.add_argument("--address", help="cluster to run on, for executors that take one (ray: auto or ray://HOST:PORT)")
     r.add_argument("--track", action="append", default=[], metavar="NAME",
                    help="log every cell to a tracker plugin (`bench ls trackers`; repeatable)")
     r.add_argument("--retry-failed", action="store_true",
@@ -140,7 +141,8 @@ def _cmd_run(args) -> int:
     suite = load_suite(args.suite, **_limits(args))
     out = Path(args.out)
     cache = cache_dir_for(out, args.cache_dir)
-    executor = get_executor(args.executor, {"workers": args.workers} if args.workers else None)
+    executor_options = {k: v for k, v in (("workers", args.workers), ("address", args.address)) if v}
+    executor = get_executor(args.executor, executor_options or None)
     if args.dry_run:
         import tempfile
 
