@@ -69,7 +69,7 @@ def main() -> None:
             cmd = [sys.executable, "-m", "harness.cli", "run", args.suite, "--out", tmp, "--cache-dir",
                    str(Path(tmp) / "cache"), "--no-progress", "--executor", name, *extra]
             if args.data_root:
-                cmd += ["--data-root", args.data_root]
+                cmd += ["--data-root", str(Path(args.data_root).resolve())]
             t0 = time.time()
             proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
             seconds = time.time() - t0
