@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="worker processes for the processes executor")
     r.add_argument("--device", help="auto (CUDA when available, the default), cpu, cuda or cuda:N; "
                    "overrides the suite's device:")
+    r.add_argument("--address", help="cluster to run on, for executors that take one (ray: auto or ray://HOST:PORT)")
     r.add_argument("--track", action="append", default=[], metavar="NAME",
                    help="log every cell to a tracker plugin (`bench ls trackers`; repeatable)")
     r.add_argument("--retry-failed", action="store_true",
@@ -142,7 +143,8 @@ def _cmd_run(args) -> int:
     suite = load_suite(args.suite, **_limits(args))
     out = Path(args.out)
     cache = cache_dir_for(out, args.cache_dir)
-    executor = get_executor(args.executor, {"workers": args.workers} if args.workers else None)
+    executor_options = {k: v for k, v in (("workers", args.workers), ("address", args.address)) if v}
+    executor = get_executor(args.executor, executor_options or None)
     if args.dry_run:
         import tempfile
 

@@ -119,7 +119,15 @@ def check_reports(cls, obj):
 
 
 def check_executors(cls, obj):
-    out = list(obj.map(abs, [-1, 2, -3]))
+    from harness import UserError
+
+    try:
+        out = list(obj.map(abs, [-1, 2, -3]))
+    except UserError as exc:  # an executor whose optional extra is not installed (ray)
+        obj.close()
+        if isinstance(exc.__cause__, ImportError):
+            pytest.skip(str(exc))
+        raise
     obj.close()
     assert sorted(out) == [1, 2, 3]
 

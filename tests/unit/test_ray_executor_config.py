@@ -1,0 +1,41 @@
+"""The ray executor's config and per-task options: checked without Ray (nothing here starts one)."""
+import pytest
+
+from harness import StageTask, UserError
+from harness.execute import get_executor
+from harness.runner import Options
+
+
+def _task(stage):
+    return StageTask(spec=None, stage=stage, store_root="/cache", options=Options())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"resources": {"pretrian": {"num_gpus": 1}}}, "did you mean 'pretrain'"),
+    ({"resources": {"pretrain": {"num_gpu": 1}}}, "did you mean 'num_gpus'"),
+    ({"resources": {"pretrain": {"num_gpus": -1}}}, "non-negative"),
+    ({"resources": {"pretrain": 1}}, "expected a mapping"),
+    ({"max_retries": -1}, "max_retries"),
+    ({"threads": "share"}, "'same'"),
+    ({"address": "auto", "num_cpus": 2}, "local Ray"),
+])
+def test_bad_configs_are_one_clear_error(options, message):
+    with pytest.raises(UserError, match=message):
+        get_executor("ray", options)
+
+
+def test_per_stage_requests_retries_and_threads(monkeypatch):
+    monkeypatch.setenv("BENCH_NUM_THREADS", "3")
+    monkeypatch.setenv("BENCH_LOAD_PLUGINS", "builtin")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    ex = get_executor("ray", {"resources": {"pretrain": {"num_gpus": 1}, "default": {"num_cpus": 2}},
+                              "max_retries": 5})
+    pre, probe = ex.options(_task("pretrain")), ex.options(_task("probe"))
+    assert (pre["num_gpus"], pre["num_cpus"], probe["num_cpus"]) == (1, 2, 2) and "num_gpus" not in probe
+    # lost workers are retried; a stage's own failure is a result, never an exception to retry
+    assert pre["max_retries"] == 5 and pre["retry_exceptions"] is False
+    env = pre["runtime_env"]["env_vars"]
+    assert env["BENCH_NUM_THREADS"] == "3" and env["BENCH_LOAD_PLUGINS"] == "builtin"  # as a local run
+    task = get_executor("ray", {"threads": "task", "resources": {"probe": {"num_cpus": 4}}})
+    assert task.options(_task("probe"))["runtime_env"]["env_vars"]["BENCH_NUM_THREADS"] == "4"
+    assert task.options(_task("train"))["runtime_env"]["env_vars"]["OMP_NUM_THREADS"] == "1"
