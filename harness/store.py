@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +29,9 @@ from typing import Any, Callable
 #: Bump when a change to the core changes what a cached stage means.
 CODE_VERSION = 2
 MANIFEST = "manifest.json"
+#: a lock's owner touches it this often; another host takes it over after STALE_AFTER_S without a touch
+HEARTBEAT_S = 30.0
+STALE_AFTER_S = 300.0
 
 _README = """# bench stage cache
 
@@ -278,9 +282,21 @@ class Store:
             with os.fdopen(fd, "w") as f:
                 json.dump(me, f)
             break
+        # heartbeat: the owner refreshes the lock's mtime, so another host can tell a live owner from
+        # a dead one (a lost cluster worker) within minutes instead of a day
+        stop = threading.Event()
+
+        def beat():
+            while not stop.wait(HEARTBEAT_S):
+                with contextlib.suppress(OSError):
+                    os.utime(path)
+
+        t = threading.Thread(target=beat, name=f"bench-lock-{key[:8]}", daemon=True)
+        t.start()
         try:
             yield
         finally:
+            stop.set()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
@@ -340,7 +356,7 @@ class Store:
 
 
 def _stale(lock: Path) -> bool:
-    """A lock whose owner process is gone (same host), or older than a day (another host)."""
+    """A lock whose owner process is gone (same host), or whose heartbeat stopped (another host)."""
     try:
         info = json.loads(lock.read_text())
     except FileNotFoundError:
@@ -359,4 +375,7 @@ def _stale(lock: Path) -> bool:
         except (PermissionError, ValueError, KeyError, TypeError):
             return False
         return False
-    return time.time() - float(info.get("time", 0)) > 86400
+    try:
+        return time.time() - lock.stat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return False

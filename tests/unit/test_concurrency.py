@@ -89,3 +89,29 @@ def test_a_stale_lock_is_taken_over(tmp_path):
     with store.lock("s", "k"):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
     assert time.time() - t0 < 5 and not lock.exists()
+
+
+def test_another_hosts_lock_is_stale_only_after_its_heartbeat_stops(tmp_path, monkeypatch):
+    import json
+
+    from harness import store as st
+
+    lock = tmp_path / "x.lock"
+    lock.write_text(json.dumps({"pid": 1, "host": "some-other-host", "time": 0}))
+    assert not st._stale(lock)  # touched just now: a live owner elsewhere
+    old = time.time() - st.STALE_AFTER_S - 5
+    os.utime(lock, (old, old))
+    assert st._stale(lock)
+
+
+def test_the_owner_keeps_its_lock_fresh(tmp_path, monkeypatch):
+    from harness import store as st
+
+    monkeypatch.setattr(st, "HEARTBEAT_S", 0.05)
+    store = st.Store(tmp_path)
+    with store.lock("s", "k"):
+        p = tmp_path / "s" / "locks" / "k.lock"
+        old = time.time() - 1000
+        os.utime(p, (old, old))
+        time.sleep(0.3)
+        assert time.time() - p.stat().st_mtime < 5
