@@ -9,8 +9,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	# pyproject.toml states compatible ranges; constraints.txt pins the versions CI tests (torch
 	# 2.14.1 and torchvision 0.29.1 among them, which this machine's pip serves from local disk).
-	# `tracking` too, so that the tracker tests run instead of skipping.
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,tracking]'
+	# `tracking` and `ray` too, so that the tracker and Ray tests run instead of skipping.
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,tracking,ray]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -27,4 +27,10 @@ test: install
 test-unit: install
 	$(VENV)/bin/python -m pytest -q -m "not integration"
 
-.PHONY: install run test test-unit
+## Regenerate every committed leaderboard from a clean commit (runs what is not cached: hours on a CPU).
+LEADERBOARD_SUITES ?= baselines label_efficiency ssl_ablation calibration operating_points
+leaderboards: install
+	@git diff --quiet HEAD -- || { echo "leaderboards: commit first; committed leaderboards never record a dirty tree" >&2; exit 2; }
+	for s in $(LEADERBOARD_SUITES); do $(VENV)/bin/bench run suites/$$s.yaml --no-progress || exit $$?; done
+
+.PHONY: install run test test-unit leaderboards
