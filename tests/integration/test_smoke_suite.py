@@ -157,6 +157,12 @@ def test_a_reloaded_model_reproduces_its_saved_test_probabilities(smoke, data_ro
         assert np.abs(model.predict_proba(test) - saved.prob_positive.to_numpy()).max() < 1e-6
         assert np.abs(model.predict_proba(test, calibrated=False) - saved.prob_positive_uncalibrated.to_numpy()).max() < 1e-6
         assert set(np.unique(model.predict(test))) <= {0, 1}
+    # the same from a run folder
+    from harness.model import load_run
+
+    run = out / "results" / "smoke" / "runs" / run_id(spec)
+    again = load_run(run, cache_dir=out / ".bench_cache", suite_path=REPO / "suites" / "smoke.yaml")
+    assert np.array_equal(again.predict_proba(test), model.predict_proba(test))
 
 
 @pytest.fixture(scope="module")
