@@ -347,6 +347,8 @@ def _cmd_cache(args) -> int:
             for spec in load_suite(path).runs:
                 keep.update((n, v.key) for n, v in cell_graph(spec, store).items())
         for stage, key in list(store.entries()):
+            if stage.endswith(".part"):
+                continue  # a stage's sub-results: keyed by what they read, not listed per cell; kept
             if (stage, key) not in keep:
                 shutil.rmtree(store.path(stage, key), ignore_errors=True)
                 removed += 1

@@ -169,7 +169,7 @@ class Walker:
             try:
                 store.compute(name, node.key, lambda out: st.run(StageContext(
                     spec=spec, stage=name, out=out, inputs=inputs, data_root=self.options.data_root,
-                    progress=self.options.progress, device=self.options.device)),
+                    progress=self.options.progress, device=self.options.device, store=store)),
                     st.artifacts, st.optional_artifacts)
             except CorruptEntry as exc:  # an upstream artifact failed its check when read
                 store.quarantine(exc.stage, exc.key, exc.reason)

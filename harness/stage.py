@@ -72,6 +72,25 @@ class StageContext:
     data_root: Optional[str] = None
     progress: bool = False
     device: str = "cpu"
+    store: Optional["Store"] = None
+
+    def part(self, fields: dict, fn, artifacts: tuple[str, ...]) -> Entry:
+        """A cached sub-result of this stage, keyed by ``fields`` plus this stage's upstream keys.
+
+        For stages that compute many independent pieces (e.g. one per perturbation and severity):
+        each piece is its own cache entry (``<stage>.part``), so adding a piece to a suite computes
+        only that piece. ``fn(folder)`` writes ``artifacts`` into ``folder``.
+        """
+        from .store import stage_key
+
+        if self.store is None:
+            raise RuntimeError("StageContext.part needs the cache (run the stage through the runner)")
+        name = f"{self.stage}.part"
+        key = stage_key(name, fields, tuple(sorted(e.key for e in self.inputs.values())))
+        with self.store.lock(name, key):
+            if not self.store.has(name, key):
+                self.store.compute(name, key, fn, artifacts)
+        return Entry(self.store, name, key, self.store.path(name, key))
 
     @cached_property
     def splits(self) -> dict[str, "Split"]:

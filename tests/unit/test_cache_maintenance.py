@@ -55,3 +55,26 @@ def test_run_folders_of_cells_no_longer_in_the_suite_are_pruned(tmp_path):
     removed = prune_runs(runs, {"keep"})
     assert [p.name for p in removed] == ["old"]
     assert sorted(p.name for p in runs.iterdir()) == ["keep", "not-a-run"]
+
+
+def test_stage_parts_are_cached_per_piece(tmp_path):
+    from harness.stage import Entry, StageContext
+
+    store = Store(tmp_path / "c")
+    up = Entry(store, "train", "k" * 64, store.path("train", "k" * 64))
+    ctx = StageContext(spec=None, stage="robust", out=tmp_path / "o", inputs={"train": up}, store=store)
+    calls = []
+
+    def piece(v):
+        def fn(out):
+            calls.append(v)
+            (out / "v.json").write_text(json.dumps(v))
+        return fn
+
+    a = ctx.part({"p": 1}, piece(1), ("v.json",))
+    b = ctx.part({"p": 1}, piece(1), ("v.json",))
+    c = ctx.part({"p": 2}, piece(2), ("v.json",))
+    assert calls == [1, 2] and a.key == b.key != c.key and c.json("v.json") == 2
+    other = StageContext(spec=None, stage="robust", out=tmp_path / "o",
+                         inputs={"train": Entry(store, "train", "m" * 64, store.path("train", "m" * 64))}, store=store)
+    assert other.part({"p": 1}, piece(1), ("v.json",)).key != a.key  # another model, another piece
