@@ -172,10 +172,14 @@ def corrupted(smoke, tmp_path_factory, data_root):
     out = tmp_path_factory.mktemp("corrupt")
     shutil.copytree(src / ".bench_cache", out / ".bench_cache")
     cache = out / ".bench_cache"
+    # one cell's chain: its evaluate entry is edited, so evaluate reruns and reads the flipped
+    # calibrate artifact (a same-size flip is caught when read), which reruns and reads train's
+    run = sorted((src / "results" / "smoke" / "runs").iterdir())[0]
+    keys = json.loads((run / "spec.json").read_text())["stage_keys"]
     hits = {}
     for stage, name, how in (("train", "predictions.npz", "truncate"), ("calibrate", "calibrated.npz", "flip"),
                              ("evaluate", "rows.json", "edit")):
-        f = sorted(cache.glob(f"{stage}/??/*/{name}"))[0]
+        f = cache / stage / keys[stage][:2] / keys[stage] / name
         blob = bytearray(f.read_bytes())
         if how == "truncate":
             blob = blob[: len(blob) // 2]
