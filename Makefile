@@ -26,4 +26,16 @@ test: install
 test-unit: install
 	$(VENV)/bin/python -m pytest -q -m "not integration"
 
-.PHONY: install run test test-unit
+## Plant each named one-line bug in a copy of the repo and check a fast unit test catches it (~2 min).
+planted-bugs: install
+	$(VENV)/bin/python scripts/plant_bugs.py
+
+## Mutation testing of the core stages, runner, threshold selectors and calibration metrics with
+## mutmut (config: [tool.mutmut] in pyproject.toml). Slow (see docs/testing.md); not part of CI.
+## MUTATE=harness/stages/train.py limits it to one module (a glob of mutant names).
+MUTATE ?=
+mutation: install
+	$(VENV)/bin/pip install --quiet -c constraints.txt 'mutmut==3.8.1'
+	$(VENV)/bin/mutmut run $(if $(MUTATE),"$(MUTATE)",) ; $(VENV)/bin/mutmut results
+
+.PHONY: install run test test-unit planted-bugs mutation

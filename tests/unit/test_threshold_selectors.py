@@ -44,6 +44,8 @@ def test_target_tpr_is_largest_threshold_reaching_target(target, expected):
 @pytest.mark.parametrize("target, expected", [
     (0.1, 0.8),    # only FPR 0 is allowed: best TPR 0.6 at t = 0.8
     (0.25, 0.6),   # FPR 0.2 allowed: TPR 0.8 at t = 0.6
+    (0.2, 0.6),    # the cap is inclusive: FPR exactly 0.2 (1 of 5 negatives) is allowed
+    (0.6, 0.3),    # FPR exactly 0.6 reaches TPR 1 at t = 0.3
     (0.5, 0.6),    # FPR 0.4 allowed too, but TPR 0.8 is already reached at FPR 0.2 (t = 0.6), not 0.5
 ])
 def test_target_fpr_is_best_tpr_under_cap(target, expected):
