@@ -218,3 +218,19 @@ def test_top_label_argmax_at_one_half_is_the_positive_class():
     assert rb["accuracy"][0] == 1.0 and rb["ece"] == pytest.approx(0.3, abs=1e-12)
     # a negative at p = 0.5 is a wrong positive call
     assert reliability_bins(np.array([0, 1]), p, bins=1)["accuracy"][0] == 0.5
+
+
+def test_reliability_bins_keep_every_bin_and_pin_outer_edges():
+    """Empty upper bins still have entries (NaN accuracy, count 0); equal-mass edges start at 0, end at 1."""
+    y, p = np.array([1, 0, 1]), np.array([0.6, 0.55, 0.7])  # top-label confidences all below 0.75
+    rb = reliability_bins(y, p, bins=4)
+    assert len(rb["accuracy"]) == len(rb["confidence"]) == len(rb["count"]) == 4
+    assert list(rb["count"]) == [0, 0, 3, 0] and math.isnan(rb["accuracy"][3])
+    em = reliability_bins(y, p, bins=2, binning="equal_mass")
+    assert em["edges"][0] == 0.0 and em["edges"][-1] == 1.0 and list(em["count"]) == [1, 2]
+
+
+def test_mce_uses_its_binning():
+    cfg = MCE.Config(bins=2, binning="equal_mass")
+    assert MCE(cfg)(CY, CP, 0.5) == pytest.approx(calibration_error(CY, CP, 2, "equal_mass", reduce="max"))
+    assert MCE(cfg)(CY, CP, 0.5) != pytest.approx(MCE(MCE.Config(bins=2))(CY, CP, 0.5))
