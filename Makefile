@@ -33,4 +33,16 @@ leaderboards: install
 	@git diff --quiet HEAD -- || { echo "leaderboards: commit first; committed leaderboards never record a dirty tree" >&2; exit 2; }
 	for s in $(LEADERBOARD_SUITES); do $(VENV)/bin/bench run suites/$$s.yaml --no-progress || exit $$?; done
 
-.PHONY: install run test test-unit leaderboards
+## Plant each named one-line bug in a copy of the repo and check a fast unit test catches it (~2 min).
+planted-bugs: install
+	$(VENV)/bin/python scripts/plant_bugs.py
+
+## Mutation testing of the core stages, runner, threshold selectors and calibration metrics with
+## mutmut (config: [tool.mutmut] in pyproject.toml). Slow (see docs/testing.md); not part of CI.
+## MUTATE=harness/stages/train.py limits it to one module (a glob of mutant names).
+MUTATE ?=
+mutation: install
+	$(VENV)/bin/pip install --quiet -c constraints.txt 'mutmut==3.8.1'
+	$(VENV)/bin/mutmut run $(if $(MUTATE),"$(MUTATE)",) ; $(VENV)/bin/mutmut results
+
+.PHONY: install run test test-unit leaderboards planted-bugs mutation

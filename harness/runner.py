@@ -289,14 +289,19 @@ def plan_tasks(specs: Iterable[RunSpec], store: Store, retry_failed: bool = Fals
     store = store.snapshot() if isinstance(store, Store) else store
     for spec in specs:
         nodes = cell_graph(spec, store)
+        # a failed entry (and everything that reads it) is reported by the cell, not planned;
+        # --retry-failed computes it again
+        blocked = set()
+        for name, node in nodes.items():
+            if (not retry_failed and not store.has(name, node.key) and store.failed(name, node.key) is not None) \
+                    or any(u in blocked for u in node.upstream):
+                blocked.add(name)
         needed = set()
         for name in reversed(list(nodes)):
             node = nodes[name]
             wanted = name in needed or name in result_stages(nodes)
-            if not wanted or store.has(name, node.key):
+            if not wanted or store.has(name, node.key) or name in blocked:
                 continue
-            if store.failed(name, node.key) is not None and not retry_failed:
-                continue  # reported as failed by the cell; --retry-failed computes it again
             needed.add(name)
             needed.update(node.upstream)
         depth: dict[str, int] = {}

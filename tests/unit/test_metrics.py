@@ -203,3 +203,34 @@ def test_bootstrap_ci():
     assert bootstrap_ci(y, p, lambda yy, pp: 0.5, n_boot=50) == (0.5, 0.5)
     with pytest.raises(ValueError):
         bootstrap_ci(y, p, fn, alpha=1.5)
+
+
+def test_top_label_argmax_at_one_half_is_the_positive_class():
+    """p = 0.5 exactly predicts positive (``p >= 0.5``), as the decision rule at the default threshold does.
+
+    One bin: confidences 0.5 and 0.9 (mean 0.7); both samples are positive, so both argmax
+    predictions are right (accuracy 1, ECE 0.3). Calling 0.5 negative would give accuracy 0.5, ECE 0.2.
+    """
+    y, p = np.array([1, 1]), np.array([0.5, 0.9])
+    assert ECE(ECE.Config(bins=1))(y, p, 0.5) == pytest.approx(0.3, abs=1e-12)
+    assert MCE(MCE.Config(bins=1))(y, p, 0.5) == pytest.approx(0.3, abs=1e-12)
+    rb = reliability_bins(y, p, bins=1)
+    assert rb["accuracy"][0] == 1.0 and rb["ece"] == pytest.approx(0.3, abs=1e-12)
+    # a negative at p = 0.5 is a wrong positive call
+    assert reliability_bins(np.array([0, 1]), p, bins=1)["accuracy"][0] == 0.5
+
+
+def test_reliability_bins_keep_every_bin_and_pin_outer_edges():
+    """Empty upper bins still have entries (NaN accuracy, count 0); equal-mass edges start at 0, end at 1."""
+    y, p = np.array([1, 0, 1]), np.array([0.6, 0.55, 0.7])  # top-label confidences all below 0.75
+    rb = reliability_bins(y, p, bins=4)
+    assert len(rb["accuracy"]) == len(rb["confidence"]) == len(rb["count"]) == 4
+    assert list(rb["count"]) == [0, 0, 3, 0] and math.isnan(rb["accuracy"][3])
+    em = reliability_bins(y, p, bins=2, binning="equal_mass")
+    assert em["edges"][0] == 0.0 and em["edges"][-1] == 1.0 and list(em["count"]) == [1, 2]
+
+
+def test_mce_uses_its_binning():
+    cfg = MCE.Config(bins=2, binning="equal_mass")
+    assert MCE(cfg)(CY, CP, 0.5) == pytest.approx(calibration_error(CY, CP, 2, "equal_mass", reduce="max"))
+    assert MCE(cfg)(CY, CP, 0.5) != pytest.approx(MCE(MCE.Config(bins=2))(CY, CP, 0.5))

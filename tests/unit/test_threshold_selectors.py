@@ -44,6 +44,8 @@ def test_target_tpr_is_largest_threshold_reaching_target(target, expected):
 @pytest.mark.parametrize("target, expected", [
     (0.1, 0.8),    # only FPR 0 is allowed: best TPR 0.6 at t = 0.8
     (0.25, 0.6),   # FPR 0.2 allowed: TPR 0.8 at t = 0.6
+    (0.2, 0.6),    # the cap is inclusive: FPR exactly 0.2 (1 of 5 negatives) is allowed
+    (0.6, 0.3),    # FPR exactly 0.6 reaches TPR 1 at t = 0.3
     (0.5, 0.6),    # FPR 0.4 allowed too, but TPR 0.8 is already reached at FPR 0.2 (t = 0.6), not 0.5
 ])
 def test_target_fpr_is_best_tpr_under_cap(target, expected):
@@ -113,3 +115,24 @@ def test_registered_names():
         mod.register_threshold_selectors(register=lambda name, cls: names.setdefault(name, cls))
     assert names == {"fixed": FixedThreshold, "target_tpr": TargetTPR, "target_fpr": TargetFPR,
                      "youden": Youden, "max_f1": MaxF1}
+
+
+def test_points_on_a_straight_roc_segment_are_kept():
+    """drop_intermediate=False: 0.8 (TPR 2/3) lies on the vertical segment from TPR 1/3 to 1; it must stay."""
+    p, y = np.array([0.9, 0.8, 0.7, 0.2, 0.1]), np.array([1, 1, 1, 0, 0])
+    assert TargetTPR(TargetTPR.Config(target=0.6)).select(p, y) == 0.8
+
+
+def test_max_f1_when_the_top_score_is_a_negative():
+    """At the top threshold precision and recall are both 0: F1 is 0 there (not 0/0)."""
+    p, y = np.array([0.95, 0.9, 0.8, 0.3, 0.2, 0.1]), np.array([0, 1, 1, 0, 1, 0])
+    # t = 0.8: TP 2, FP 1, FN 1 -> F1 2/3; t = 0.2: TP 3, FP 2 -> F1 3/4 (the maximum); t = 0.95: F1 0
+    assert MaxF1().select(p, y) == 0.2
+    assert MaxF1().select(np.array([0.9, 0.1]), np.array([0, 1])) == 0.1
+
+
+def test_no_feasible_point_threshold_is_just_above_one():
+    from plugins.threshold_selectors._roc import above_all
+
+    assert above_all(np.array([0.2, 0.7])) == float(np.nextafter(np.float32(1), np.float32(2)))
+    assert above_all(np.array([0.2, 1.5])) == float(np.nextafter(np.float32(1.5), np.float32(2)))

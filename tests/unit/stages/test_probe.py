@@ -1,0 +1,100 @@
+"""The probe stage in process: the C it picks on val, what it persists, and that the two agree."""
+import json
+
+import numpy as np
+import pytest
+
+from harness.stage import StageContext
+from harness.stages.probe import Probe, probe_logits
+
+from ..synthetic import spec_of
+
+CS = (0.001, 0.01, 0.1, 1.0, 10.0)
+
+
+class FakeEntry:
+    """Stands in for the features stage's cache entry."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def npz(self, name):
+        assert name == "features.npz"
+        return self.arrays
+
+
+def features(y: dict) -> dict:
+    """Seven features: one weakly informative everywhere, one that tracks the labels on train only
+    (so a weakly regularised probe leans on it and does worse on val), five of noise. On these
+    features scikit-learn's val AUROCs over CS peak at C = 1 (see ``reference``)."""
+    rng = np.random.default_rng(7)
+    f = {s: np.c_[y[s][:, None] * 0.7 + rng.normal(size=(len(y[s]), 1)), rng.normal(size=(len(y[s]), 6))]
+         for s in ("train", "val", "test")}
+    f["train"][:, 1] += 1.5 * y["train"]
+    f["val"][:, 1] -= 0.5 * y["val"]
+    return {s: v.astype(np.float32) for s, v in f.items()}
+
+
+def reference(x_train, y_train, x_val, y_val):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    sc = StandardScaler().fit(x_train)
+    return [roc_auc_score(y_val, LogisticRegression(C=c, max_iter=1000).fit(sc.transform(x_train), y_train)
+                          .decision_function(sc.transform(x_val))) for c in CS]
+
+
+@pytest.fixture
+def probe_run(tmp_path, synthetic):
+    import dataclasses
+
+    spec = spec_of(tmp_path, "  regime: [probe]")
+    spec = spec.replace(probe=dataclasses.replace(spec.settings_for("probe"), cs=CS))
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = StageContext(spec=spec, stage="probe", out=out)
+    feats = features(ctx.y)
+    ctx.inputs = {"features": FakeEntry(feats)}
+    Probe().run(ctx)
+    return ctx, feats, out
+
+
+def test_probe_picks_the_c_with_the_best_val_auroc(probe_run):
+    ctx, feats, out = probe_run
+    y = ctx.y
+    ref = reference(feats["train"], y["train"], feats["val"], y["val"])
+    assert int(np.argmax(ref)) == CS.index(1.0) and len(set(np.round(ref, 6))) > 1  # C matters here
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["c"] == 1.0
+    assert [probe["val_auroc_by_c"][str(c)] for c in CS] == pytest.approx(ref, abs=1e-9)
+    assert probe["best_val_auroc"] == pytest.approx(max(ref))
+    info = json.loads((out / "train.json").read_text())
+    assert info["best_c"] == 1.0 and info["n_train"] == len(y["train"])
+    rows = {(r["split"], r["metric"]): r["value"] for r in json.loads((out / "rows.json").read_text())}
+    assert rows[("val", "probe_c")] == 1.0 and ("train", "train_seconds") in rows
+
+
+def test_saved_predictions_are_what_probe_logits_gives(probe_run):
+    ctx, feats, out = probe_run
+    probe = json.loads((out / "probe.json").read_text())
+    pred = dict(np.load(out / "predictions.npz"))
+    assert set(pred) == {"val_logit", "test_logit", "val_prob", "test_prob"}
+    for s in ("val", "test"):
+        np.testing.assert_allclose(pred[f"{s}_logit"], probe_logits(probe, feats[s]), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(pred[f"{s}_prob"], 1 / (1 + np.exp(-pred[f"{s}_logit"])), rtol=1e-9)
+    # and they rank val as well as the chosen C's AUROC says
+    from sklearn.metrics import roc_auc_score
+    assert roc_auc_score(ctx.y["val"], pred["val_logit"]) == pytest.approx(probe["best_val_auroc"])
+
+
+def test_probe_trains_on_the_label_subset_only(tmp_path, synthetic):
+    spec = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]")
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = StageContext(spec=spec, stage="probe", out=out)
+    ctx.inputs = {"features": FakeEntry(features(ctx.y))}
+    Probe().run(ctx)
+    subset = json.loads((out / "subset.json").read_text())
+    assert subset["n"] == 20 == json.loads((out / "train.json").read_text())["n_train"]
+    assert subset["fraction"] == 0.5 and len(subset["indices"]) == 20

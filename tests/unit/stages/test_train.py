@@ -1,0 +1,182 @@
+"""The train stage in process on synthetic data: batching, best-epoch selection and its restore."""
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from harness.stage import StageContext
+from harness.stages import train as train_mod
+from harness.stages.train import BestEpoch, Train, _batches
+
+from ..synthetic import N, spec_of
+
+
+# -- _batches ---------------------------------------------------------------------------------
+def sizes(n, bs, min_steps, seed=0):
+    return [len(b) for b in _batches(n, bs, min_steps, torch.Generator().manual_seed(seed))]
+
+
+@pytest.mark.parametrize("n, bs, min_steps, expected", [
+    (5, 128, 1, [5]),          # a batch larger than the subset: one batch of all of it
+    (6, 4, 1, [4, 2]),         # a last batch of two is kept
+    (5, 2, 1, [2, 3]),         # a last batch of one joins the one before (BatchNorm)
+    (3, 2, 1, [3]),
+    (5, 2, 3, [2, 3]),         # min_steps no more than the plain count: one pass
+    (5, 2, 4, [2, 2, 2, 2]),   # repeated to exactly min_steps full batches
+    (5, 4, 10, [4] * 10),
+    (2, 128, 3, [2, 2, 2]),    # the smallest subset (one image per class) repeated
+])
+def test_batch_sizes(n, bs, min_steps, expected):
+    assert sizes(n, bs, min_steps) == expected
+
+
+@pytest.mark.parametrize("n, bs, min_steps", [(5, 2, 1), (37, 8, 1), (5, 4, 10), (7, 3, 9), (40, 16, 2)])
+def test_batches_cover_the_subset_and_never_hold_one_image(n, bs, min_steps):
+    batches = _batches(n, bs, min_steps, torch.Generator().manual_seed(1))
+    idx = torch.cat(batches).tolist()
+    assert set(idx) == set(range(n))
+    assert all(len(b) >= 2 for b in batches)
+    assert len(batches) >= min(min_steps, math.ceil(n / min(bs, n)))
+    counts = np.bincount(idx, minlength=n)
+    assert counts.max() - counts.min() <= 1  # repetitions spread evenly: whole permutations, then a prefix
+
+
+def test_batches_are_shuffled_and_reproducible():
+    a = torch.cat(_batches(40, 8, 1, torch.Generator().manual_seed(3))).tolist()
+    b = torch.cat(_batches(40, 8, 1, torch.Generator().manual_seed(3))).tolist()
+    c = torch.cat(_batches(40, 8, 1, torch.Generator().manual_seed(4))).tolist()
+    assert a == b and a != c and a != sorted(a)
+
+
+# -- BestEpoch --------------------------------------------------------------------------------
+def best_of(*epochs, patience=None):
+    b = BestEpoch(patience)
+    marks = [b.update(i + 1, a, l) for i, (a, l) in enumerate(epochs)]
+    return b, marks
+
+
+def test_higher_auroc_wins():
+    b, marks = best_of((0.6, 0.5), (0.8, 0.9), (0.7, 0.1))
+    assert (b.epoch, b.auroc, b.loss) == (2, 0.8, 0.9) and marks == [True, True, False]
+
+
+def test_auroc_tie_goes_to_lower_val_loss():
+    assert best_of((0.8, 0.5), (0.8, 0.4), (0.8, 0.45))[0].epoch == 2
+    assert best_of((0.8, 0.4), (0.8, 0.5))[0].epoch == 1
+
+
+def test_full_tie_keeps_the_earliest():
+    b, marks = best_of((0.8, 0.4), (0.8, 0.4), (0.8, 0.4))
+    assert b.epoch == 1 and marks == [True, False, False]
+
+
+def test_nan_auroc_never_beats_a_number():
+    assert best_of((0.55, 0.9), (math.nan, 0.01))[0].epoch == 1
+    assert best_of((math.nan, 0.01), (0.55, 0.9))[0].epoch == 2
+
+
+def test_all_nan_aurocs_pick_the_lowest_loss():
+    b = best_of((math.nan, 0.7), (math.nan, 0.3), (math.nan, 0.5))[0]
+    assert b.epoch == 2 and b.loss == 0.3 and b.auroc == -math.inf
+
+
+def test_nan_loss_loses_to_a_number_at_equal_auroc():
+    assert best_of((0.7, math.nan), (0.7, 0.9))[0].epoch == 2
+    assert best_of((0.7, 0.9), (0.7, math.nan))[0].epoch == 1
+
+
+def test_first_epoch_is_best_even_when_everything_is_nan():
+    b, marks = best_of((math.nan, math.nan), (math.nan, math.nan))
+    assert b.epoch == 1 and marks == [True, False]
+
+
+def test_patience():
+    b = BestEpoch(patience=2)
+    assert not b.stop
+    b.update(1, 0.7, 0.5)
+    b.update(2, 0.6, 0.5)
+    assert not b.stop and b.since == 1
+    b.update(3, 0.6, 0.5)
+    assert b.stop and b.since == 2
+    b.update(4, 0.9, 0.5)  # a new best resets the count
+    assert not b.stop and b.since == 0
+    assert not best_of(*[(0.5, 1.0)] * 10)[0].stop  # no patience: never stops
+
+
+# -- run_train restores the best epoch --------------------------------------------------------
+@pytest.fixture
+def scripted(monkeypatch):
+    """Val AUROCs follow a script; every batched_forward on the val images is recorded."""
+    import sklearn.metrics
+
+    state = {"aurocs": [], "val": [], "test": []}
+
+    def auroc(y, s):
+        return state["aurocs"].pop(0)
+
+    real = train_mod.batched_forward
+
+    def recording(model, images, **kw):
+        out = real(model, images, **kw)
+        state["val" if len(images) == N["val"] else "test"].append(np.array(out, dtype=np.float64).reshape(-1))
+        return out
+
+    monkeypatch.setattr(sklearn.metrics, "roc_auc_score", auroc)
+    monkeypatch.setattr(train_mod, "batched_forward", recording)
+    return state
+
+
+def run_stage(tmp_path, spec):
+    out = tmp_path / "out"
+    out.mkdir()
+    Train().run(StageContext(spec=spec, stage="train", out=out))
+    pred = dict(np.load(out / "predictions.npz"))
+    return out, pred, json.loads((out / "train.json").read_text()), json.loads((out / "history.json").read_text())
+
+
+def test_saved_predictions_are_the_best_epochs_not_the_last(tmp_path, synthetic, scripted):
+    spec = spec_of(tmp_path)
+    spec = spec.replace(train=dataclasses.replace(spec.settings_for("train"), epochs=3))
+    scripted["aurocs"] += [0.6, 0.9, 0.7]
+    out, pred, info, history = run_stage(tmp_path, spec)
+    epoch_val = scripted["val"][:3]
+    assert info["best_epoch"] == 2 and info["epochs_run"] == 3 and info["best_val_auroc"] == 0.9
+    assert history["val_auroc"] == [0.6, 0.9, 0.7] and history["epoch"] == [1, 2, 3]
+    assert not np.allclose(epoch_val[1], epoch_val[2])  # the weights moved after the best epoch ...
+    np.testing.assert_allclose(pred["val_logit"], epoch_val[1], rtol=1e-6)  # ... and were restored
+    np.testing.assert_allclose(scripted["val"][3], epoch_val[1], rtol=1e-6)
+    assert pred["test_logit"].shape == (N["test"],)
+    np.testing.assert_allclose(pred["val_prob"], 1 / (1 + np.exp(-pred["val_logit"])), rtol=1e-6)
+    rows = json.loads((out / "rows.json").read_text())
+    assert {(r["split"], r["metric"]): r["value"] for r in rows}[("val", "best_epoch")] == 2
+    # the persisted model is the best epoch's too
+    from safetensors.torch import load_file
+
+    from ..synthetic import Synthetic
+    model = train_mod.build_model(spec, 1)
+    model.load_state_dict(load_file(str(out / "model.safetensors")))
+    val = Synthetic().load(None)["val"].images
+    np.testing.assert_allclose(train_mod.batched_forward(model, val).reshape(-1), epoch_val[1], rtol=1e-6)
+
+
+def test_patience_stops_training(tmp_path, synthetic, scripted):
+    spec = spec_of(tmp_path)
+    spec = spec.replace(train=dataclasses.replace(spec.settings_for("train"), epochs=6, patience=2))
+    scripted["aurocs"] += [0.9, 0.5, 0.6, 0.99, 0.99, 0.99]
+    _, pred, info, history = run_stage(tmp_path, spec)
+    assert info["epochs_run"] == 3 and info["best_epoch"] == 1 and history["epoch"] == [1, 2, 3]
+    np.testing.assert_allclose(pred["val_logit"], scripted["val"][0], rtol=1e-6)
+
+
+def test_labels_follow_the_declared_positive_class(tmp_path, synthetic, monkeypatch):
+    """The stage trains on 1 = the dataset's positive class (label 0 here), not on the raw label."""
+    seen = {}
+    monkeypatch.setattr(train_mod, "run_train", lambda **kw: seen.update(kw))
+    spec = spec_of(tmp_path)
+    ctx = StageContext(spec=spec, stage="train", out=tmp_path)
+    Train().run(ctx)
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(seen["y"][split], (ctx.splits[split].labels == 0).astype(int))
