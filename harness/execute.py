@@ -217,6 +217,10 @@ def load_results(out: Path, suite: Suite) -> tuple[pd.DataFrame, pd.DataFrame]:
     except Exception as exc:  # noqa: BLE001 - a damaged results file: say which and how to fix it
         raise UserError(f"{d / 'results.parquet'}: cannot read it ({exc}); rerun `bench run {suite.path}` "
                         f"(cached stages make that quick)") from None
+    missing = {"split", "metric", "calibrated", "stat", "condition", "value"} - set(df.columns)
+    if len(df) and missing:
+        raise UserError(f"{d / 'results.parquet'} was written by an older version (no {', '.join(sorted(missing))} "
+                        f"columns); rerun `bench run {suite.path}` to rewrite it (cached stages make that quick)")
     f = d / "failures.csv"
     fdf = pd.read_csv(f) if f.is_file() and f.stat().st_size > len("reason\n") else pd.DataFrame()
     return df, fdf
