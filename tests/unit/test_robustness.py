@@ -204,3 +204,35 @@ def test_reference_model_must_match_exactly_one():
     assert "No model matches" in reference_model(keys, (("ssl", "moco"),))[1]
     with pytest.raises(ValueError, match="unknown axis 'sl'"):
         get_registry("reports").get("robustness").Config(reference={"sl": "none"})
+
+
+def test_robustness_keys(tmp_path):
+    """With the stage listed: its settings move only its key; the model, calibrator and selector move it too."""
+    import dataclasses
+
+    from harness.runner import cell_graph
+    from harness.suite import ComponentSpec
+
+    (tmp_path / "k.yaml").write_text("""
+name: k
+version: 1
+matrix: {dataset: [breastmnist], encoder: [{name: smallcnn, width: 4}], ssl: [none], regime: [all], fraction: [1.0]}
+stages: [robustness]
+robustness: {perturbations: [p5_mild], severities: [1]}
+""")
+    spec = load_suite(tmp_path / "k.yaml").runs[0]
+    keys = lambda s: {n: v.key for n, v in cell_graph(s).items()}  # noqa: E731
+    base = keys(spec)
+    assert list(base) == ["train", "calibrate", "evaluate", "robustness"]
+
+    def moved(**changes):
+        st = spec.settings_for("robustness")
+        other = keys(spec.replace(robustness=dataclasses.replace(st, **changes)))
+        return {n for n in base if base[n] != other[n]}
+
+    for change in ({"perturbations": ("p5_mild", "pixelate")}, {"severities": (1, 2)}, {"seed": 1},
+                   {"bootstrap": 3}, {"metrics": ("auroc",)}, {"alpha": 0.1}):
+        assert moved(**change) == {"robustness"}, change
+    cal = get_registry("calibrators").get("temperature")
+    other = keys(spec.replace(calibrator=ComponentSpec("calibrators", "temperature", cal.Config())))
+    assert {n for n in base if base[n] != other[n]} == {"calibrate", "evaluate", "robustness"}
