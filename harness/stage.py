@@ -74,19 +74,25 @@ class StageContext:
     device: str = "cpu"
     store: Optional["Store"] = None
 
-    def part(self, fields: dict, fn, artifacts: tuple[str, ...]) -> Entry:
+    def part(self, fields: dict, fn, artifacts: tuple[str, ...], upstream: Optional[tuple[str, ...]] = None) -> Entry:
         """A cached sub-result of this stage, keyed by ``fields`` plus this stage's upstream keys.
 
         For stages that compute many independent pieces (e.g. one per perturbation and severity):
         each piece is its own cache entry (``<stage>.part``), so adding a piece to a suite computes
         only that piece. ``fn(folder)`` writes ``artifacts`` into ``folder``.
+
+        ``upstream`` narrows the key to the named inputs (those absent from this cell are ignored;
+        ``()``: none, so ``fields`` must say everything the piece depends on). A piece that depends
+        only on the model (its logits on perturbed images) is then shared by every calibrator and
+        threshold selector of that model.
         """
         from .store import stage_key
 
         if self.store is None:
             raise RuntimeError("StageContext.part needs the cache (run the stage through the runner)")
         name = f"{self.stage}.part"
-        key = stage_key(name, fields, tuple(sorted(e.key for e in self.inputs.values())))
+        entries = self.inputs.values() if upstream is None else [self.inputs[u] for u in upstream if u in self.inputs]
+        key = stage_key(name, fields, tuple(sorted(e.key for e in entries)))
         with self.store.lock(name, key):
             if not self.store.has(name, key):
                 self.store.compute(name, key, fn, artifacts)

@@ -81,6 +81,11 @@ TABLE = [
     ("all", "pretrain.epochs (no pretraining)", setting("pretrain", epochs=7), set()),
     ("all", "augmentation", lambda s: s.replace(augmentation=comp("augmentations", "aug_b")), SUPERVISED),
     ("all", "train.epochs", setting("train", epochs=3), SUPERVISED),
+    # an optional stage's settings move nothing in a suite that does not list it (with it listed:
+    # tests/unit/test_robustness.py::test_robustness_keys)
+    ("probe", "robustness.* (the stage is not listed)",
+     setting("robustness", perturbations=("p5_mild",), severities=(1,), seed=3, bootstrap=5, metrics=("auroc",),
+             alpha=0.1), set()),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Built-in optional stages (a suite asks for them with ``stages: [name]``): robustness under shift."""
