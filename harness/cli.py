@@ -144,7 +144,10 @@ def _cmd_run(args) -> int:
     out = Path(args.out)
     cache = cache_dir_for(out, args.cache_dir)
     executor_options = {k: v for k, v in (("workers", args.workers), ("address", args.address)) if v}
-    executor = get_executor(args.executor, executor_options or None)
+    name = args.executor
+    if suite.executor is not None and (name is None or name == suite.executor[0]):
+        name, executor_options = suite.executor[0], {**suite.executor[1], **executor_options}
+    executor = get_executor(name, executor_options or None)
     if args.dry_run:
         import tempfile
 

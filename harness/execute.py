@@ -121,13 +121,17 @@ def run_suite(suite: Suite, *, out: Path, store: Store, data_root: str | None, p
                dynamic_ncols=True)
     failed_tasks = 0
     try:
-        for level in levels:
+        for i, level in enumerate(levels):
             tasks = [StageTask(spec, stage, str(store.root), options) for spec, stage in level]
+            left = len(tasks)
             for res in executor.map(stage_task, tasks):
                 res: TaskResult
                 bar.update(1)
+                left -= 1
                 failed_tasks += not res.ok
-                bar.set_postfix_str(f"{res.stage} ({res.seconds:.0f} s)" + (f", {failed_tasks} failed" if failed_tasks else ""))
+                # done / failed / still running or queued (this level), across every worker of the executor
+                bar.set_postfix_str(f"level {i + 1}/{len(levels)}: {res.stage} {res.seconds:.0f} s, {left} running or "
+                                    f"queued" + (f", {failed_tasks} failed" if failed_tasks else ""))
                 for e in res.events:
                     bar.write(e, file=sys.stderr)
                 if not res.ok:

@@ -20,7 +20,7 @@ from .registry import UnknownComponentError
 from .axes import AXES, AXIS_NAMES, BY_NAME, UNREAD
 
 TOP_KEYS_FIXED = {"name", "version", "description", "include", "matrix", "exclude", "overrides", "leaderboard",
-                  "stages", "track", "device"}
+                  "stages", "track", "device", "executor"}
 
 
 def settings_classes() -> dict[str, type]:
@@ -280,6 +280,9 @@ class Suite:
     track: tuple[ComponentSpec, ...] = ()
     #: where to compute (``auto``, ``cpu``, ``cuda``, ``cuda:N``); ``bench run --device`` overrides it
     device: str = "auto"
+    #: the executor and its options (``executor: {name: ray, resources: {pretrain: {num_gpus: 1}}}``);
+    #: ``bench run --executor`` overrides the name, and its flags the options
+    executor: Optional[tuple] = None  # (name, options dict)
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -743,7 +746,8 @@ def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> S
     track = tuple(_component("trackers", t, file, f"track[{i}]") for i, t in enumerate(track))
     return Suite(name=name, version=version, description=str(data.get("description", "")).strip(),
                  path=str(file), runs=tuple(runs), tables=tables, datasets=datasets, reports=reports,
-                 stages=stages, track=track, device=_device(data.get("device", "auto"), file))
+                 stages=stages, track=track, device=_device(data.get("device", "auto"), file),
+                 executor=_executor(data.get("executor"), file))
 
 
 def _check_cell_count(matrix: dict, file: Path, max_cells: int) -> None:
@@ -754,6 +758,26 @@ def _check_cell_count(matrix: dict, file: Path, max_cells: int) -> None:
         big = " x ".join(f"{a} {n}" for a, n in sizes.items() if n > 1)
         raise SuiteError(file, "matrix", f"{cells:,} cells ({big}) is more than the limit of {max_cells:,}; "
                                          "shrink an axis, or pass --max-cells N if you mean it")
+
+
+def _executor(raw: Any, file: Path) -> Optional[tuple]:
+    """``executor: NAME`` or ``{name: NAME, option: value}``, checked against the executor's Config."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise SuiteError(file, "executor", "expected an executor name or {name: ..., option: value}")
+    options = {k: v for k, v in raw.items() if k != "name"}
+    try:
+        cls = get_registry("executors").get(raw["name"])
+    except UnknownComponentError as exc:
+        raise SuiteError(file, "executor.name", str(exc)) from None
+    try:
+        from_dict(cls.Config, options, "")
+    except ConfigError as exc:
+        raise SuiteError(file, f"executor.{exc.field}" if exc.field else "executor", exc.message) from None
+    return (raw["name"], options)
 
 
 def _device(raw: Any, file: Path) -> str:

@@ -176,3 +176,28 @@ def test_every_shipped_suite_validates(monkeypatch, capsys):
     assert main(["validate", *map(str, SHIPPED)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == len(SHIPPED) and all(line.startswith("ok: ") for line in out), out
+
+
+def test_a_suite_names_its_executor_and_the_cli_can_override_it(tmp_path, monkeypatch):
+    from harness import cli
+    from harness.suite import load_suite
+
+    p = tmp_path / "e.yaml"
+    p.write_text("name: e\nversion: 1\nexecutor: {name: processes, workers: 2, threads: share}\n"
+                 "matrix: {dataset: [breastmnist], encoder: [smallcnn]}\n")
+    assert load_suite(p).executor == ("processes", {"workers": 2, "threads": "share"})
+    seen = {}
+
+    def fake_get_executor(name, options=None):
+        seen.update(name=name, options=options)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("harness.execute.get_executor", fake_get_executor)
+    for argv, want in ((["run", str(p), "--dry-run"], ("processes", {"workers": 2, "threads": "share"})),
+                       (["run", str(p), "--dry-run", "--workers", "1"], ("processes", {"workers": 1, "threads": "share"})),
+                       (["run", str(p), "--dry-run", "--executor", "local"], ("local", None))):
+        try:
+            cli.main(argv)
+        except SystemExit:
+            pass
+        assert (seen["name"], seen["options"]) == want
