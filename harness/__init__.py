@@ -11,15 +11,29 @@ from .components import (FAMILIES, ROWS, Augmentation, Calibrator, Component, Da
                          perturbation_set)
 from .errors import DataError, StageFailed, UserError
 from .hookspecs import hookimpl
-from .model import CellModel, load_cell
 from .plugins import get_plugin_manager, get_registry, stage_graph
 from .registry import Registry, RegistryError, UnknownComponentError
-from .runner import StageTask, stage_task
 from .stage import Entry, StageContext, row
-from .stats import as_arrays, bootstrap_ci, confusion_counts
 from .store import atomic_write_bytes, atomic_write_json, atomic_write_text, file_digest
 from .suite import RunSpec, Suite, SuiteError, load_suite
-from . import device, figures, reporting
+
+# Heavier parts (numpy, pandas) load on first use, so `import harness` (and `bench ls`) stays light.
+_LAZY = {"CellModel": ".model", "load_cell": ".model", "StageTask": ".runner", "stage_task": ".runner",
+         "as_arrays": ".stats", "bootstrap_ci": ".stats", "confusion_counts": ".stats",
+         "device": None, "figures": None, "reporting": None}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    target = _LAZY[name]
+    value = importlib.import_module(f".{name}" if target is None else target, __name__)
+    if target is not None:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
 
 __version__ = "0.2.0"
 

@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     old_term = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
     args = None
     try:
+        if in_main:
+            _import_numpy_uninterrupted()
         args = _parser().parse_args(argv)
         return _COMMANDS[args.cmd](args)
     except UserError as exc:
@@ -131,6 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
+
+
+def _import_numpy_uninterrupted() -> None:
+    """Import numpy with SIGINT/SIGTERM held, then let a held signal through.
+
+    An interrupt that lands while numpy loads its C extensions is turned into an ImportError by numpy
+    ("Importing the numpy C-extensions failed"), which would surface as a traceback or, inside a
+    plugin's import, as a broken plugin. Held for the fraction of a second numpy takes, the signal
+    is delivered right after, as a KeyboardInterrupt that ``main`` turns into exit 130 or 143.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        import numpy  # noqa: F401
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _cmd_run(args) -> int:

@@ -21,3 +21,14 @@ print(heavy)
 def test_listing_and_validation_import_no_torch():
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_importing_the_package_loads_no_numpy_pandas_or_torch():
+    """`import harness` runs before `bench`'s signal handling: keep it light (and interrupt-safe)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, harness; bad = [m for m in ('numpy', 'pandas', 'torch') if m in sys.modules]; "
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"import harness loaded {out}"
