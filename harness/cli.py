@@ -173,8 +173,12 @@ def _cmd_run(args) -> int:
 
         with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp:
             store = Store(cache) if cache.is_dir() else Store(tmp)
+            from ._config import no_gc
+
             cells = plan(suite, store)
-            sys.stdout.write("".join(f"{'cached' if cached else 'to run':7s} {run_id(spec)}\n" for spec, cached in cells))
+            with no_gc():
+                listing = "".join(f"{'cached' if cached else 'to run':7s} {run_id(spec)}\n" for spec, cached in cells)
+            sys.stdout.write(listing)
             n_cached = sum(c for _, c in cells)
             levels = plan_tasks(suite.runs, store, retry_failed=args.retry_failed)
             counts: dict[str, int] = {}

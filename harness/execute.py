@@ -35,11 +35,14 @@ def plan(suite: Suite, store: Store) -> list[tuple[RunSpec, bool]]:
     """Every cell in suite order, with whether all its result stages are cached."""
     from .runner import cell_graph, result_stages
 
+    from ._config import no_gc
+
     snap = store.snapshot()
     out = []
-    for r in suite.runs:
-        nodes = cell_graph(r, store)
-        out.append((r, all(snap.has(n, nodes[n].key) for n in result_stages(nodes))))
+    with no_gc():
+        for r in suite.runs:
+            nodes = cell_graph(r, store)
+            out.append((r, all(snap.has(n, nodes[n].key) for n in result_stages(nodes))))
     return out
 
 

@@ -176,6 +176,8 @@ def reset_plugin_manager() -> None:
     from . import runner  # stage keys memoised under the old plugins (e.g. metric versions) are stale
 
     runner._KEYS.clear()
+    runner._FIELDS.clear()
+    runner._FIELD_OWNERS.clear()
     runner._RESULT.clear()
     runner._GRAPHS.clear()
     runner._STRUCTURE.clear()

@@ -9,6 +9,7 @@ sees the same cache.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import shutil
 import time
@@ -20,8 +21,9 @@ from typing import Iterable, Optional
 from .errors import StageFailed, UserError
 from .plugins import get_registry, stage_graph
 from .stage import ROWS, Entry, StageContext
-from .store import CorruptEntry, Store, atomic_write_json, stable_hash, stage_key
-from .suite import RunSpec
+from .store import CorruptEntry, Store, atomic_write_json, canonical, stage_key_from_text
+from .axes import AXES
+from .suite import ComponentSpec, RunSpec
 
 #: OS errors that say "the machine", not "this stage": never cached as a stage failure
 _ENVIRONMENT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -57,6 +59,9 @@ class Node:
 
 
 _KEYS: dict = {}
+_ID_PIECES: dict = {}
+_FIELDS: dict = {}
+_FIELD_OWNERS: list = []
 _GRAPHS: dict = {}
 _STRUCTURE: dict = {}
 _SELECTORS: dict = {}
@@ -89,11 +94,18 @@ def cell_graph(spec: RunSpec, store: Optional[Store] = None) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for st, ups in structure:
         up_keys = tuple(nodes[u].key for u in ups)
-        memo = (type(st), st.name, tuple(idx[a] for a in st.reads),
-                idx[st.settings_key] if st.settings_key else None, up_keys)
+        # the fields' JSON depends only on what the stage reads: computed once per distinct value
+        # (settings by identity: equal copies only cost a recomputation, never a wrong key)
+        fmemo = (type(st), st.name, tuple(idx[a] for a in st.reads),
+                 id(idx[st.settings_key]) if st.settings_key else None)
+        text = _FIELDS.get(fmemo)
+        if text is None:
+            text = _FIELDS[fmemo] = canonical(st.fields(spec))
+            _FIELD_OWNERS.append(idx[st.settings_key] if st.settings_key else None)  # keeps ids valid
+        memo = (text, st.name, up_keys)
         key = _KEYS.get(memo)
         if key is None:
-            key = _KEYS[memo] = stage_key(st.name, st.fields(spec), up_keys, st.version)
+            key = _KEYS[memo] = stage_key_from_text(st.name, text, up_keys, st.version)
         nodes[st.name] = Node(st.name, key, ups)
     if len(_GRAPHS) > 200_000:
         _GRAPHS.clear()
@@ -284,6 +296,13 @@ def plan_tasks(specs: Iterable[RunSpec], store: Store, retry_failed: bool = Fals
     an executor may run a level's tasks in any order or in parallel. An entry is planned only if a
     cell needs it: it is a missing result entry, or a missing entry a planned one reads.
     """
+    from ._config import no_gc
+
+    with no_gc():
+        return _plan_tasks(specs, store, retry_failed)
+
+
+def _plan_tasks(specs, store, retry_failed: bool) -> list[list[tuple[RunSpec, str]]]:
     levels: dict[tuple[str, str], int] = {}
     first: dict[tuple[str, str], tuple[RunSpec, str]] = {}
     store = store.snapshot() if isinstance(store, Store) else store
@@ -325,23 +344,23 @@ def run_id(spec: RunSpec) -> str:
     The keys hash everything the cell's stages read, so two cells share an id only if they would
     compute the same results.
     """
-    from .axes import AXES, UNREAD
-    from .suite import ComponentSpec
-
     parts = []
-    labels = spec.labels()
     for ax in AXES:
-        v = getattr(spec, ax.name)
-        lab = labels[ax.name]
-        if lab == UNREAD or (isinstance(v, ComponentSpec) and v.cls.default and not ax.required):
-            continue
-        lab = f"{lab:g}" if isinstance(lab, float) else str(lab)
-        parts.append(ax.run_id(lab) if ax.run_id else lab)
-    slug = "-".join(parts).replace("(", "_").replace(")", "").replace("=", "").replace(",", "_").replace("/", "_")
-    import hashlib
-
+        v = spec._index[ax.name]
+        piece = _ID_PIECES.get((ax.name, v))
+        if piece is None:
+            if v is None or (isinstance(v, ComponentSpec) and v.cls.default and not ax.required):
+                piece = ""
+            else:
+                lab = v.label() if isinstance(v, ComponentSpec) else v
+                lab = f"{lab:g}" if isinstance(lab, float) else str(lab)
+                piece = ax.run_id(lab) if ax.run_id else lab
+                piece = piece.replace("(", "_").replace(")", "").replace("=", "").replace(",", "_").replace("/", "_")
+            _ID_PIECES[(ax.name, v)] = piece
+        if piece:
+            parts.append(piece)
     keys = ",".join(f"{n}={v.key}" for n, v in sorted(cell_graph(spec).items()))
-    return f"{slug}-{hashlib.sha256(keys.encode()).hexdigest()[:8]}"
+    return f"{'-'.join(parts)}-{hashlib.sha256(keys.encode()).hexdigest()[:8]}"
 
 
 def plugin_versions(spec: RunSpec) -> dict[str, dict]:

@@ -93,10 +93,20 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def canonical(obj: Any) -> str:
+    """The canonical JSON text that keys hash (sorted keys, no spaces)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def stage_key(stage: str, fields: dict, upstream: tuple[str, ...] = (), version: int = 1) -> str:
     """A stage entry's key: the fields it reads, its upstream keys, its version and the code version."""
-    return stable_hash({"stage": stage, "fields": fields, "upstream": list(upstream),
-                        "stage_version": version, "code_version": CODE_VERSION})
+    return stage_key_from_text(stage, canonical(fields), upstream, version)
+
+
+def stage_key_from_text(stage: str, fields_text: str, upstream: tuple[str, ...] = (), version: int = 1) -> str:
+    """``stage_key`` given the fields' canonical JSON (planning reuses that text across cells)."""
+    blob = f"stage={stage}\nversion={version}\ncode={CODE_VERSION}\nupstream={','.join(upstream)}\nfields={fields_text}"
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class CorruptEntry(Exception):

@@ -14,7 +14,7 @@ import yaml
 
 from ._config import ConfigError, close_matches, did_you_mean, from_dict, to_dict
 from .errors import UserError
-from .plugins import get_registry
+from .plugins import get_registry, stage_graph
 from .registry import UnknownComponentError
 
 from .axes import AXES, AXIS_NAMES, BY_NAME, UNREAD
@@ -608,8 +608,6 @@ def _normalise(cell: dict, file: Path, stages: tuple[str, ...], memo: dict) -> d
     Linear in the number of cells: ``auto`` is resolved once per dataset, and which axes are read
     once per combination of the axes that select stages (``Stage.selected_by``).
     """
-    from .plugins import stage_graph
-
     graph = stage_graph()
     for axis, v in list(cell.items()):
         ax = BY_NAME[axis]
@@ -635,6 +633,14 @@ def _normalise(cell: dict, file: Path, stages: tuple[str, ...], memo: dict) -> d
 
 
 def load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> Suite:
+    """Read, merge includes, validate every component and expand the matrix (see ``_load_suite``)."""
+    from ._config import no_gc
+
+    with no_gc():
+        return _load_suite(path, max_cells)
+
+
+def _load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> Suite:
     """Read, merge includes, validate every component and expand the matrix.
 
     Args:
