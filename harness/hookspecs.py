@@ -72,4 +72,9 @@ def register_trackers(register):
 
 @hookspec
 def register_executors(register):
-    """Register Executor subclasses by name (``bench run --executor NAME``)."""
+    """Register Executor subclasses by name (``bench run --executor NAME``).
+
+    Protocol: ``map(fn, items)`` yields ``fn(item)`` for every item, in any order; ``fn`` is the
+    module-level ``harness.stage_task`` and each item a picklable ``harness.StageTask``. ``run_suite``
+    calls ``map`` once per level of the stage graph (upstream entries finish first), then ``close()``.
+    """

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from harness import ConfigError, Encoder, UserError, close_matches, hookimpl
+from harness import ConfigError, Encoder, UserError, did_you_mean, hookimpl
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,8 @@ class TimmEncoder(Encoder):
 
         models = timm.list_models()
         if self.config.model not in models:
-            hint = close_matches(self.config.model, models)
-            raise ConfigError("model", f"unknown timm model {self.config.model!r}"
-                              + (f"; did you mean {', '.join(hint)}?" if hint else "")
-                              + " (timm.list_models() has every name)")
+            raise ConfigError("model", f"unknown timm model {self.config.model!r}{did_you_mean(self.config.model, models)}"
+                              " (timm.list_models() has every name)")
         path = self.weights_path()
         if path is not None and not os.path.isfile(path):
             raise ConfigError("weights", f"weights file not found: {path} (from {self.config.weights!r}); "

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from harness import (ROWS, ConfigError, Stage, StageFailed, UnknownComponentError, atomic_write_json, close_matches,
+from harness import (ROWS, ConfigError, Stage, StageFailed, UnknownComponentError, atomic_write_json, did_you_mean,
                      from_dict, get_registry, hookimpl, row, to_dict)
 
 #: the stage-name prefix of a condition with no set (a perturbation listed by name)
@@ -116,10 +116,8 @@ def expand(perturbations) -> list[Shift]:
             shifts = [Shift(NO_SET, name, cls(from_dict(cls.Config, _thaw(options), where)))]
         else:
             known = sorted(set(sets.names()) | set(perts.names()))
-            hint = close_matches(name, known)
-            raise ConfigError(where, f"unknown perturbation or perturbation set {name!r}"
-                                     + (f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
-                                     + f" (`bench ls perturbations`, `bench ls perturbation-sets`)")
+            raise ConfigError(where, f"unknown perturbation or perturbation set {name!r}{did_you_mean(name, known)}"
+                                     " (`bench ls perturbations`, `bench ls perturbation-sets`)")
         for s in shifts:
             if s.label in seen:
                 raise ConfigError(where, f"{s.label!r} is already listed ({seen[s.label]}); list it once")
@@ -180,9 +178,8 @@ class RobustnessSettings:
             raise ValueError("metrics must name at least one registered metric")
         for i, m in enumerate(self.metrics):
             if m not in metrics:
-                hint = close_matches(m, metrics.names())
-                raise ConfigError(f"metrics[{i}]", f"unknown metric {m!r}"
-                                  + (f"; did you mean {hint[0]!r}?" if hint else "") + " (`bench ls metrics`)")
+                raise ConfigError(f"metrics[{i}]", f"unknown metric {m!r}{did_you_mean(m, metrics.names())}"
+                                  " (`bench ls metrics`)")
 
     def shifts(self) -> list[Shift]:
         return expand(self.perturbations)

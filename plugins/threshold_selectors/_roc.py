@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 
-def as_arrays(probs, labels):
+def scores_and_labels(probs, labels):
     """Return (float64 probs, int64 labels); both classes must be present to pick an operating point."""
-    from harness import as_arrays as _as_arrays
+    from harness import as_arrays
 
-    y, p = _as_arrays(labels, probs)
+    y, p = as_arrays(labels, probs)
     if y.min() == y.max():
         raise ValueError("threshold selection needs both classes in the val labels")
     return p, y
@@ -33,7 +33,7 @@ def roc_points(probs, labels):
     """
     from sklearn.metrics import roc_curve
 
-    p, y = as_arrays(probs, labels)
+    p, y = scores_and_labels(probs, labels)
     fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
     thr[0] = above_all(p)
     return fpr, tpr, thr

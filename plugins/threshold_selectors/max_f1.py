@@ -10,9 +10,9 @@ class MaxF1(ThresholdSelector):
         import numpy as np
         from sklearn.metrics import precision_recall_curve
 
-        from ._roc import as_arrays, first_max
+        from ._roc import scores_and_labels, first_max
 
-        p, y = as_arrays(probs, labels)
+        p, y = scores_and_labels(probs, labels)
         precision, recall, thr = precision_recall_curve(y, p, pos_label=1)
         # the curve's last point (precision 1, recall 0) has no threshold; drop it
         precision, recall = precision[:-1], recall[:-1]
