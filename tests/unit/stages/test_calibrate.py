@@ -45,7 +45,12 @@ def test_temperature_fit_is_recorded_and_applied(tmp_path, synthetic):
     assert rows == [{"split": "val", "metric": "temperature", "family": "calibrator", "calibrated": False,
                      "stat": "value", "condition": "clean", "value": t}]
     # the stored state rebuilds the same map
-    restored = Calibrate().load(ctx.spec, type("E", (), {"json": lambda self, n: info})())
+    class Entry:  # answers only for the artifact the stage declares
+        def json(self, name):
+            assert name == "calibrator.json"
+            return info
+
+    restored = Calibrate().load(ctx.spec, Entry())
     np.testing.assert_allclose(restored.transform(test.astype(np.float32).astype(np.float64)), cal["test_prob"],
                                rtol=1e-9)
 
