@@ -3,7 +3,7 @@
 The public API is re-exported here; plugins import only these names. Nothing in this package imports
 torch at import time.
 """
-from ._config import ConfigError, close_matches, did_you_mean, from_dict, to_dict
+from ._config import KEY_IF_SET, ConfigError, FrozenDict, close_matches, did_you_mean, from_dict, to_dict
 from .axes import AXES, Axis
 from .components import (FAMILIES, ROWS, Augmentation, Calibrator, Component, Dataset, Encoder, Executor, Metric,
                          Perturbation, PerturbationSet, Report, Split, SSLMethod, Stage, ThresholdSelector, Tracker,
@@ -38,7 +38,7 @@ def __getattr__(name):
 __version__ = "0.2.0"
 
 __all__ = [
-    "AXES", "Augmentation", "Axis", "Calibrator", "CellModel", "Component", "ConfigError", "DataError", "Dataset",
+    "AXES", "KEY_IF_SET", "Augmentation", "Axis", "Calibrator", "CellModel", "Component", "ConfigError", "DataError", "FrozenDict", "Dataset",
     "Encoder", "Entry", "Executor", "FAMILIES", "Metric", "Perturbation", "PerturbationSet", "ROWS", "Registry", "RegistryError",
     "Report", "RunSpec", "SSLMethod", "Split", "Stage", "StageContext", "StageFailed", "StageTask", "Suite",
     "SuiteError", "ThresholdSelector", "TrackedCell", "Tracker", "UnknownComponentError", "UserError", "as_arrays", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "bootstrap_ci",

@@ -26,6 +26,58 @@ class ConfigError(UserError, ValueError):
         self.message = message
 
 
+class FrozenDict(dict):
+    """A read-only, hashable mapping: what a ``dict`` config field holds (configs are frozen and hashed).
+
+    Nested lists become tuples and nested mappings FrozenDicts; JSON sees a plain object.
+    """
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, data=()):
+        super().__init__((k, _freeze(v)) for k, v in dict(data).items())
+
+    def __hash__(self):
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = hash(tuple(sorted(self.items(), key=lambda kv: str(kv[0]))))
+            return self._hash
+
+    def _readonly(self, *args, **kwargs):
+        raise TypeError("a config mapping is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _readonly
+
+    def __reduce__(self):
+        return (FrozenDict, (dict(self),))
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return FrozenDict(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+#: ``dataclasses.field(metadata=KEY_IF_SET)``: an option added after results were cached, left out of
+#: cache keys while it holds its default so that the existing results keep their keys.
+KEY_IF_SET = {"key": "if-set"}
+
+
+def key_options(cfg: Any) -> dict:
+    """``to_dict(cfg)`` less the ``KEY_IF_SET`` options that hold their defaults: what cache keys see."""
+    out = to_dict(cfg)
+    if dataclasses.is_dataclass(cfg):
+        for f in dataclasses.fields(cfg):
+            if f.metadata.get("key") == "if-set":
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                if getattr(cfg, f.name) == default:
+                    out.pop(f.name, None)
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class EmptyConfig:
     """A component with no options."""
@@ -82,7 +134,10 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(field, f"expected a mapping, got {value!r}")
-        return dict(value)
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise ConfigError(field, f"keys must be strings, got {bad[0]!r}")
+        return FrozenDict(value)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, field)
     if tp is bool:

@@ -268,6 +268,22 @@ def preflight(suite) -> None:
                     raise
                 except UserError as exc:
                     raise SuiteError(suite.path, where, str(exc)) from None
+    # each encoder on each dataset's input (a ViT's patch grid, a stem too big for 28 px)
+    pairs = set()
+    for run in suite.runs:
+        values = dict(run.values)
+        enc, ds = values.get("encoder"), values.get("dataset")
+        if isinstance(enc, ComponentSpec) and isinstance(ds, ComponentSpec) and (enc, ds) not in pairs:
+            pairs.add((enc, ds))
+            shape = ds.build().input_shape()
+            if shape is None:
+                continue
+            try:
+                enc.build().check_input(shape[0], shape[1])
+            except ConfigError as exc:
+                where = enc.where or "matrix.encoder"
+                raise SuiteError(suite.path, f"{where}.{exc.field}" if exc.field else where,
+                                 f"{exc.message} (with dataset {ds.label()})") from None
 
 
 def _cmd_validate(args) -> int:

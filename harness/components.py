@@ -72,6 +72,13 @@ class Dataset(Component):
         """Return {"train", "val", "test"} splits; raise DataError on missing/corrupt files."""
         raise NotImplementedError
 
+    def input_shape(self) -> tuple[int, int, int] | None:
+        """(channels, height, width) of its images, known without loading them; None if unknown.
+
+        Lets ``bench validate`` check that each encoder runs on this input before anything trains.
+        """
+        return None
+
     @classmethod
     def negative_name(cls) -> str:
         """The name of the negative class (the labels other than ``positive_label``, joined)."""
@@ -81,9 +88,26 @@ class Dataset(Component):
 class Encoder(Component):
     """Builds a backbone ``nn.Module`` mapping (B, C, H, W) floats to (B, D) features."""
 
-    def build(self, in_chans: int) -> "nn.Module":
-        """Return a module with attribute ``num_features`` (D)."""
+    def build(self, in_chans: int, img_size: int | None = None) -> "nn.Module":
+        """Return a module with attribute ``num_features`` (D).
+
+        ``img_size`` is the input's height (= width) when the caller knows it: models that must be
+        told their input size (a ViT's patch grid) take it from here. An encoder that doesn't need it
+        may define ``build(self, in_chans)`` only; ``backbone()`` passes it when accepted.
+        """
         raise NotImplementedError
+
+    def backbone(self, in_chans: int, img_size: int | None = None) -> "nn.Module":
+        """``build()`` with ``img_size`` when this encoder's ``build`` takes it (what the stages call)."""
+        import inspect
+
+        if img_size is not None and "img_size" in inspect.signature(self.build).parameters:
+            return self.build(in_chans, img_size=img_size)
+        return self.build(in_chans)
+
+    def check_input(self, in_chans: int, img_size: int) -> None:
+        """Pre-flight: raise ConfigError if this encoder cannot take (B, in_chans, img_size, img_size)
+        input (``bench validate`` calls it for every encoder x dataset pair, before any training)."""
 
 
 class Augmentation(Component):

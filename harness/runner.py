@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import re
 import shutil
 import time
 import traceback
@@ -338,6 +339,9 @@ def _plan_tasks(specs, store, retry_failed: bool) -> list[list[tuple[RunSpec, st
 
 
 # -- run folders ---------------------------------------------------------------------------
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+
+
 def run_id(spec: RunSpec) -> str:
     """A readable, unique folder name: the cell's non-default labels plus a hash of its stage keys.
 
@@ -356,6 +360,7 @@ def run_id(spec: RunSpec) -> str:
                 lab = f"{lab:g}" if isinstance(lab, float) else str(lab)
                 piece = ax.run_id(lab) if ax.run_id else lab
                 piece = piece.replace("(", "_").replace(")", "").replace("=", "").replace(",", "_").replace("/", "_")
+                piece = _UNSAFE.sub("_", piece)  # e.g. a list option's brackets: never in a folder name
             _ID_PIECES[(ax.name, v)] = piece
         if piece:
             parts.append(piece)

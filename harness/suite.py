@@ -70,8 +70,12 @@ class ComponentSpec:
     def cls(self) -> type:
         return get_registry(self.kind).get(self.name)
 
-    def to_json(self) -> dict:
-        out = {"name": self.name, **self.options()}
+    def to_json(self, full: bool = False) -> dict:
+        """The component as cache keys see it; ``full``: every option, defaults included (spec.json)."""
+        from ._config import key_options
+
+        options = self.options() if full else key_options(self.config) if self.config is not None else {}
+        out = {"name": self.name, **options}
         version = self.cls.version
         if version != 1:  # keys of version-1 components stay as they were
             out["_version"] = version
@@ -88,7 +92,10 @@ class ComponentSpec:
         diff = {k: v for k, v in self.options().items() if default.get(k) != v}
         if not diff:
             return self.name
-        return f"{self.name}(" + ",".join(f"{k}={v}" for k, v in diff.items()) + ")"
+        parts = []
+        for k, v in diff.items():  # a mapping option (e.g. timm kwargs) reads as its own key=value pairs
+            parts += [f"{kk}={vv}" for kk, vv in v.items()] if isinstance(v, dict) else [f"{k}={v}"]
+        return f"{self.name}(" + ",".join(parts) + ")"
 
     def build(self):
         return self.cls(self.config)
@@ -192,7 +199,7 @@ class RunSpec:
     def to_json(self) -> dict:
         out: dict[str, Any] = {"suite": self.suite, "suite_version": self.suite_version}
         for axis, v in self.values:
-            out[axis] = v.to_json() if isinstance(v, ComponentSpec) else v
+            out[axis] = v.to_json(full=True) if isinstance(v, ComponentSpec) else v
         for k, v in self.settings:
             out[k] = to_dict(v)
         if self.stages:

@@ -21,3 +21,8 @@ def write_subset(ctx, subset: np.ndarray) -> None:
 
 def in_chans(images: np.ndarray) -> int:
     return images.shape[3] if images.ndim == 4 else 1
+
+
+def img_size(images: np.ndarray) -> int:
+    """The height of uint8 (N, H, W[, C]) images (MedMNIST's are square)."""
+    return int(images.shape[1])

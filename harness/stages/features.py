@@ -5,7 +5,7 @@ import numpy as np
 
 from ..hookspecs import hookimpl
 from ..stage import Stage
-from ._common import in_chans
+from ._common import img_size, in_chans
 
 SPLITS = ("train", "val", "test")
 
@@ -17,7 +17,7 @@ def build_backbone(spec, images: np.ndarray, init=None):
     from .pretrain import load_encoder_weights
 
     torch.manual_seed(0)  # random-init encoders must give the same features every time
-    backbone = spec.encoder.build().build(in_chans(images))
+    backbone = spec.encoder.build().backbone(in_chans(images), img_size(images))
     if init is not None:
         load_encoder_weights(backbone, init)
     return backbone

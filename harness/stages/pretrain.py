@@ -74,7 +74,7 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     steps_per_epoch = n // bs  # drop_last: a short final batch would skew BatchNorm and the loss scale
     total_steps = settings.epochs * steps_per_epoch
 
-    backbone = encoder.build(data.shape[1])
+    backbone = encoder.backbone(data.shape[1], data.shape[2])
     module = dev.prepare(method.build(backbone, backbone.num_features), device)
     aug = dev.prepare(augmentation.build(), device)
     module.train()

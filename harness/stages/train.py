@@ -12,7 +12,7 @@ from ..hookspecs import hookimpl
 from ..settings import TrainSettings
 from ..stage import ROWS, Stage, row
 from ..tensors import as_uint8_tensor, batched_forward, normalize, set_threads, to_unit
-from ._common import in_chans, save_predictions, write_subset
+from ._common import img_size, in_chans, save_predictions, write_subset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -67,11 +67,11 @@ class BestEpoch:
         return self.patience is not None and self.since >= self.patience
 
 
-def build_model(spec, channels: int):
+def build_model(spec, channels: int, img_size: int | None = None):
     """backbone + linear head (``nn.Sequential``; the persisted state dict uses its keys)."""
     from torch import nn
 
-    backbone = spec.encoder.build().build(channels)
+    backbone = spec.encoder.build().backbone(channels, img_size)
     return nn.Sequential(backbone, nn.Linear(backbone.num_features, 1))
 
 
@@ -97,7 +97,7 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     y_train = torch.as_tensor(y["train"][subset], dtype=torch.float32).to(device)
     channels = x_train.shape[1]
 
-    model = build_model(spec, channels)
+    model = build_model(spec, channels, x_train.shape[2])
     backbone, head = model[0], model[1]
     if init_weights is not None:
         load_encoder_weights(backbone, init_weights)
@@ -228,7 +228,7 @@ class Train(Stage):
         def predict(images: np.ndarray, device: str = "cpu") -> np.ndarray:
             from .. import device as dev
 
-            model = build_model(spec, in_chans(images))
+            model = build_model(spec, in_chans(images), img_size(images))
             model.load_state_dict(state, strict=True)
             return batched_forward(dev.prepare(model, device), images, device=device).reshape(-1)
 

@@ -63,6 +63,11 @@ class MedMNISTDataset(Dataset):
 
     Config = MedMNISTConfig
     flag: ClassVar[str]
+    #: 1 for the grayscale subsets (BreastMNIST, PneumoniaMNIST)
+    channels: ClassVar[int] = 1
+
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.config.size, self.config.size)
 
     def filename(self) -> str:
         s = self.config.size

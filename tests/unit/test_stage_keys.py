@@ -140,3 +140,27 @@ def test_a_new_weights_file_means_a_new_key(tmp_path, monkeypatch):
     first = spec.build().cache_identity()
     w.write_bytes(b"two!")
     assert first and spec.build().cache_identity() != first
+
+
+def _probe_keys_with(store, encoder, runs):
+    return keys(runs["probe"].replace(encoder=encoder), store)
+
+
+def test_encoder_stem_and_kwargs_are_in_the_key_only_when_set(cells):
+    """``stem`` and ``kwargs`` came after results were cached: at their defaults they leave a
+    resnet18/timm key exactly as it was (the cached results stay valid); set, they move every stage
+    that reads the encoder."""
+    runs, store = cells
+    plain = comp("encoders", "resnet18")
+    assert plain.to_json() == {"name": "resnet18", "init": "random", "weights": None, "drop_rate": 0.0}
+    assert comp("encoders", "timm").to_json() == {"name": "timm", "model": "resnet18", "init": "random",
+                                                  "weights": None, "drop_rate": 0.0}
+    assert plain.to_json(full=True)["stem"] == "imagenet"  # spec.json shows every option
+    base = _probe_keys_with(store, plain, runs)
+    assert _probe_keys_with(store, comp("encoders", "resnet18", stem="imagenet"), runs) == base
+    cifar = _probe_keys_with(store, comp("encoders", "resnet18", stem="cifar"), runs)
+    assert {s for s in base if base[s] != cifar[s]} == PROBE
+    vit = comp("encoders", "timm", model="vit_tiny_patch16_224", kwargs={"patch_size": 4})
+    vit8 = comp("encoders", "timm", model="vit_tiny_patch16_224", kwargs={"patch_size": 8})
+    a, b = _probe_keys_with(store, vit, runs), _probe_keys_with(store, vit8, runs)
+    assert {s for s in a if a[s] != b[s]} == PROBE
