@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# pyproject.toml states compatible ranges; constraints.txt pins the versions CI tests (torch
 	# 2.14.1 and torchvision 0.29.1 among them, which this machine's pip serves from local disk).
 	# `tracking` and `ray` too, so that the tracker and Ray tests run instead of skipping.
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,tracking,ray]'
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,tracking,ray,maps]'
 	touch $@
 
 install: $(VENV)/.installed

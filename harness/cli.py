@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--data-root")
     lb.add_argument("--max-cells", type=_max_cells, default=None, metavar="N", help="as for run")
 
+    rp = sub.add_parser("report", help="build the study page (HTML + markdown) from the cached results of a study "
+                        "file's suites (suites/study.yaml) or of the suites named")
+    rp.add_argument("suites", nargs="+", metavar="STUDY_OR_SUITE")
+    rp.add_argument("--out", default=".", help="where the suites' results/ and leaderboards/ are (default: .)")
+    rp.add_argument("--dest", help="output folder (default: OUT/leaderboards/<study name>)")
+    rp.add_argument("--data-root")
+
     pl = sub.add_parser("plugins", help="show loaded plugin packages (and broken ones) and what each registered")
     pl.add_argument("--citations", action="store_true", help="print one reference per shipped method")
 
@@ -289,18 +296,34 @@ def preflight(suite) -> None:
 def _cmd_validate(args) -> int:
     from .suite import load_suite, resolve_data_root
 
+    from .study import is_study_file, read_study, study_plugin
+
     root = resolve_data_root(args.data_root)
     for path in args.suites:
-        suite = load_suite(path, **_limits(args))
-        if root is not None:  # the default root would download; an explicit one must hold the files
-            from .data import load_splits
-
-            for ds in suite.datasets:
-                load_splits(ds, root)
-        preflight(suite)
+        if is_study_file(path):  # a study (bench report): its options and every suite it names
+            study = read_study([path])
+            study_plugin(study)
+            for role, p in study.suites.items():
+                _validate_suite(p, root, args)
+            print(f"ok: {path}: study {study.name!r} of {len(study.suites)} suites ({', '.join(study.suites)})")
+            continue
+        suite = _validate_suite(path, root, args)
         print(f"ok: {path}: suite {suite.name!r} v{suite.version}, {len(suite.runs)} cells, "
               f"datasets {', '.join(d.label() for d in suite.datasets)}")
     return 0
+
+
+def _validate_suite(path, root, args):
+    from .suite import load_suite
+
+    suite = load_suite(path, **_limits(args))
+    if root is not None:  # the default root would download; an explicit one must hold the files
+        from .data import load_splits
+
+        for ds in suite.datasets:
+            load_splits(ds, root)
+    preflight(suite)
+    return suite
 
 
 def _cmd_ls(args) -> int:
@@ -328,6 +351,16 @@ def _cmd_leaderboard(args) -> int:
     df, fdf = load_results(Path(args.out), suite)
     for p in build_leaderboards(suite, Path(args.out), root, df, fdf):
         print(f"leaderboard: {p}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .study import build_report
+    from .suite import resolve_data_root
+
+    for p in build_report(args.suites, Path(args.out), Path(args.dest) if args.dest else None,
+                          resolve_data_root(args.data_root)):
+        print(f"report: {p}")
     return 0
 
 
@@ -398,7 +431,7 @@ def _cmd_cache(args) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "ls": _cmd_ls, "leaderboard": _cmd_leaderboard,
-             "plugins": _cmd_plugins, "cache": _cmd_cache}
+             "plugins": _cmd_plugins, "cache": _cmd_cache, "report": _cmd_report}
 
 
 if __name__ == "__main__":  # pragma: no cover

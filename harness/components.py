@@ -279,6 +279,16 @@ class Metric(Component):
     def __call__(self, labels: "np.ndarray", probs: "np.ndarray", threshold: float) -> float:
         raise NotImplementedError
 
+    def rows(self, labels: "np.ndarray", probs: "np.ndarray", threshold: float) -> "np.ndarray":
+        """The metric of each row of (B, n) ``labels`` and ``probs`` (bootstrap resamples): (B,).
+
+        Override with a vectorised form where one exists (the study report calls it thousands of
+        times); it must equal calling the metric row by row.
+        """
+        import numpy as np
+
+        return np.array([self(labels[i], probs[i], threshold) for i in range(len(labels))], dtype=np.float64)
+
 
 @functools.lru_cache(maxsize=4096)
 def _settings_json(settings: Any) -> dict:
@@ -309,7 +319,9 @@ class Stage(Component):
     regimes: ClassVar[tuple[str, ...]] = ()
     #: optional stages run only in suites that list them under ``stages:``
     optional: ClassVar[bool] = False
-    #: what ``load_cell`` takes from this stage: "model", "calibrator", "threshold" or None
+    #: what ``load_cell`` takes from this stage: "model", "calibrator", "threshold" or None. A "model"
+    #: stage defines ``predictor(spec, entry, upstream)`` (uint8 images -> logits) and may define
+    #: ``embedder(spec, entry, upstream)`` (uint8 images -> (N, D) backbone features; representation maps).
     role: ClassVar[Optional[str]] = None
     #: a small JSON artifact embedded in the run folder's ``spec.json`` (e.g. the chosen C)
     info: ClassVar[Optional[str]] = None
@@ -369,6 +381,19 @@ class Report(Component):
     order: ClassVar[int] = 100
 
     def build(self, ctx: Any) -> dict[str, str]:
+        raise NotImplementedError
+
+
+class Study(Component):
+    """The sections of ``bench report``'s page, written from several suites' saved results.
+
+    ``build(ctx)`` gets a ``harness.study.StudyContext`` (each suite's rows, run folders and
+    leaderboard figures, by the role the study file gives it) and returns a list of
+    ``harness.study.Section`` holding ``Text``, ``Table``, ``Figure`` and ``Answer`` blocks; the
+    core renders them as HTML and markdown. Studies read results; they train nothing.
+    """
+
+    def build(self, ctx: Any) -> list:
         raise NotImplementedError
 
 
@@ -444,6 +469,7 @@ KINDS: dict[str, type] = {
     "metrics": Metric,
     "stages": Stage,
     "reports": Report,
+    "studies": Study,
     "executors": Executor,
     "trackers": Tracker,
 }

@@ -66,6 +66,11 @@ def register_reports(register):
 
 
 @hookspec
+def register_studies(register):
+    """Register Study subclasses by name (``bench report``; a study file's ``study.plugin``)."""
+
+
+@hookspec
 def register_trackers(register):
     """Register Tracker subclasses by name (``bench run --track NAME`` or a suite's ``track:``)."""
 

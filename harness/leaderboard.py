@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .axes import AXIS_NAMES, REPLICATE_AXES
+from .plugins import get_registry
 from .reporting import direction, fmt, md_table, positive_description, pv, short_name
 from .store import atomic_write_text
 from .suite import GAP, LeaderboardTable, MetricColumn, Suite
@@ -61,7 +62,9 @@ def drop_dependent(df: pd.DataFrame, axes: list[str], keep=()) -> list[str]:
 def column_rows(df: pd.DataFrame, col: MetricColumn, split: str) -> pd.DataFrame:
     """The rows one table column shows (for ``split: gap``, test minus val per run)."""
     d = df[(df["metric"] == col.metric) & (df["stat"] == col.stat) & (df["condition"] == "clean")]
-    d = d[d["calibrated"].astype(bool) == col.calibrated]
+    same = d[d["calibrated"].astype(bool) == col.calibrated]
+    # a stage's quantity (train_seconds, a kNN accuracy) is one row per run, not a raw/calibrated pair
+    d = same if len(same) or col.metric in get_registry("metrics") else d
     if col.split != GAP:
         return d[d["split"] == (col.split or split)]
     ids = [c for c in d.columns if c not in ("split", "value", "family")]

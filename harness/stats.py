@@ -1,6 +1,7 @@
 """Statistics shared by the core and plugins: input checking and bootstrap intervals."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -66,3 +67,133 @@ def bootstrap_ci(labels, probs, fn: Callable[[np.ndarray, np.ndarray], float], n
         return float("nan"), float("nan")
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+# --- paired comparisons (the study report) ----------------------------------------------------------
+
+def auroc_rows(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """AUROC of each row of (B, n) ``labels`` (1 = positive) and ``scores``; ties count one half
+    (the Mann-Whitney form, equal to scikit-learn's ``roc_auc_score``). NaN for a one-class row."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels).astype(bool)
+    ranks = rankdata(np.asarray(scores, dtype=np.float64), axis=1)
+    n_pos = y.sum(axis=1).astype(np.float64)
+    n_neg = y.shape[1] - n_pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = ((ranks * y).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    out[(n_pos == 0) | (n_neg == 0)] = np.nan
+    return out
+
+
+def rowwise(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A per-row version of a metric ``fn(labels, probs) -> float`` for ``paired_bootstrap``."""
+    def apply(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        return np.array([fn(labels[i], probs[i]) for i in range(len(labels))], dtype=np.float64)
+    return apply
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedDelta:
+    """``metric(a) - metric(b)``, mean over the paired seeds, with its bootstrap interval and p-value."""
+
+    delta: float
+    low: float
+    high: float
+    p: float
+    n_seeds: int
+    n_cases: int
+    n_boot: int
+
+
+class PairedBootstrap:
+    """Paired bootstrap of mean differences ``metric(a_s) - metric(b_s)`` over seeds ``s``, on one test set.
+
+    Every comparison on the same ``labels`` uses the same resampled test cases, so a model's
+    bootstrap values are computed once (``key``) however many comparisons it enters. Each resample
+    draws the test cases with replacement once and uses them for every seed and both arms (the
+    pairing), and ``compare`` also draws the seeds with replacement, so the interval covers test-set
+    and seed variation. The two-sided p-value is ``2 min(P*(delta <= 0), P*(delta >= 0))`` with the
+    usual +1 correction.
+
+    ``metric_rows(labels (B, n), scores (B, n)) -> (B,)``: e.g. ``auroc_rows`` or ``rowwise(fn)``.
+    """
+
+    def __init__(self, labels, metric_rows, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05):
+        if n_boot < 1:
+            raise ValueError("n_boot must be >= 1")
+        if not 0 < alpha < 1:
+            raise ValueError("alpha must be in (0, 1)")
+        self.y = np.asarray(labels).reshape(-1).astype(np.int64)
+        self.metric_rows, self.n_boot, self.seed, self.alpha = metric_rows, n_boot, seed, alpha
+        self.idx = np.random.default_rng(seed).integers(0, self.y.size, size=(n_boot, self.y.size))
+        self.yb = self.y[self.idx]
+        self._memo: dict = {}
+
+    def values(self, key, scores) -> tuple[float, np.ndarray]:
+        """(metric on the full test set, its (B,) bootstrap values) for one model's ``scores``."""
+        if key is not None and key in self._memo:
+            return self._memo[key]
+        s = np.asarray(scores, np.float64).reshape(-1)
+        if s.size != self.y.size:
+            raise ValueError(f"{s.size} scores for {self.y.size} cases")
+        out = (float(self.metric_rows(self.y[None], s[None])[0]), self.metric_rows(self.yb, s[self.idx]))
+        if key is not None:
+            self._memo[key] = out
+        return out
+
+    def compare(self, pairs: list[tuple]) -> PairedDelta:
+        """``pairs``: one ``(key_a, scores_a, key_b, scores_b)`` per seed (keys may be None: no memo)."""
+        if not pairs:
+            raise ValueError("no pairs")
+        k = len(pairs)
+        point = np.empty(k)
+        per_seed = np.empty((k, self.n_boot))
+        for s, (ka, a, kb, b) in enumerate(pairs):
+            pa, va = self.values(ka, a)
+            pb, vb = self.values(kb, b)
+            point[s], per_seed[s] = pa - pb, va - vb
+        seeds = np.random.default_rng([self.seed, k]).integers(0, k, size=(self.n_boot, k))
+        deltas = per_seed[seeds, np.arange(self.n_boot)[:, None]].mean(axis=1)
+        deltas = deltas[np.isfinite(deltas)]
+        if deltas.size == 0:
+            return PairedDelta(float(point.mean()), float("nan"), float("nan"), float("nan"), k, self.y.size, 0)
+        low, high = np.quantile(deltas, [self.alpha / 2, 1 - self.alpha / 2])
+        m = deltas.size
+        p = min(1.0, 2 * min((np.sum(deltas <= 0) + 1) / (m + 1), (np.sum(deltas >= 0) + 1) / (m + 1)))
+        return PairedDelta(float(point.mean()), float(low), float(high), float(p), k, self.y.size, int(m))
+
+
+def paired_bootstrap(labels, pairs: list[tuple[np.ndarray, np.ndarray]], metric_rows, n_boot: int = 2000,
+                     seed: int = 0, alpha: float = 0.05) -> PairedDelta:
+    """``PairedBootstrap(...).compare`` for one comparison: ``pairs`` holds one (a, b) per seed."""
+    return PairedBootstrap(labels, metric_rows, n_boot, seed, alpha).compare([(None, a, None, b) for a, b in pairs])
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), in the input order; NaN stays NaN."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def benjamini_hochberg(pvalues) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), in the input order; NaN stays NaN."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 1.0
+    for rank in range(m - 1, -1, -1):
+        i = order[rank]
+        running = min(running, p[i] * m / (rank + 1))
+        out[i] = min(running, 1.0)
+    return out

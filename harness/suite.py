@@ -656,6 +656,9 @@ def _load_suite(path: str | os.PathLike, max_cells: int = DEFAULT_MAX_CELLS) -> 
     """
     file = Path(path)
     data = _read_yaml(file.resolve(), ())
+    if "study" in data:
+        raise SuiteError(file, "study", "this is a study file, not a suite: `bench report` builds its page from "
+                                        "the suites it names (run those with `bench run`)")
     keys = top_keys()
     for key in data:
         if key not in keys:

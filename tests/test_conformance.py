@@ -99,6 +99,14 @@ def check_metrics(cls, obj):
 
     assert cls.family in FAMILIES and isinstance(cls.version, int)
     assert cls.direction in (("max", "min") if cls.family != "count" else (None,))
+    # the per-row form (bootstrap resamples) equals the metric row by row; ties and bin edges included
+    rng = _rng()
+    yb = rng.integers(0, 2, (5, 60))
+    pb = np.round(rng.random((5, 60)), 2)
+    pb[:, :4] = [0.0, 1.0, 0.5, 1 / 15]
+    rows = obj.rows(yb, pb, 0.5)
+    assert rows.shape == (5,)
+    np.testing.assert_allclose(rows, [obj(yb[i], pb[i], 0.5) for i in range(5)], rtol=0, atol=1e-12)
 
 
 def check_stages(cls, obj):
@@ -116,6 +124,10 @@ def check_stages(cls, obj):
 
 def check_reports(cls, obj):
     assert callable(obj.build)
+
+
+def check_studies(cls, obj):
+    assert callable(getattr(obj, "build", None)) and cls.describe()
 
 
 def check_executors(cls, obj):

@@ -72,6 +72,20 @@ class Probe(Stage):
                                       "train_seconds": seconds})
         ctx.write_json(ROWS, [row("train", "train_seconds", seconds), row("val", "probe_c", probe["c"])])
 
+    def embedder(self, spec, entry, upstream: dict):
+        """A function uint8 images -> (N, D) features of the frozen backbone the probe reads."""
+        from .features import build_backbone
+        from ..tensors import batched_forward
+
+        enc = upstream["features"].file("encoder.safetensors")
+
+        def embed(images: np.ndarray, device: str = "cpu") -> np.ndarray:
+            from .. import device as dev
+
+            return batched_forward(dev.prepare(build_backbone(spec, images, enc), device), images, device=device)
+
+        return embed
+
     def predictor(self, spec, entry, upstream: dict):
         """A function uint8 images -> logits, rebuilt from the persisted backbone and probe."""
         from .features import build_backbone

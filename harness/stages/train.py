@@ -219,6 +219,21 @@ class Train(Stage):
         run_train(spec=ctx.spec, splits=ctx.splits, y=ctx.y, subset=subset, init_weights=init, out_dir=ctx.out,
                   progress=ctx.progress, device=ctx.device)
 
+    def embedder(self, spec, entry, upstream: dict):
+        """A function uint8 images -> (N, D) backbone features of the trained model (no head)."""
+        from safetensors.torch import load_file
+
+        state = load_file(str(entry.file("model.safetensors")))
+
+        def embed(images: np.ndarray, device: str = "cpu") -> np.ndarray:
+            from .. import device as dev
+
+            model = build_model(spec, in_chans(images), img_size(images))
+            model.load_state_dict(state, strict=True)
+            return batched_forward(dev.prepare(model[0], device), images, device=device)
+
+        return embed
+
     def predictor(self, spec, entry, upstream: dict):
         """A function uint8 images -> logits, rebuilt from ``model.safetensors``."""
         from safetensors.torch import load_file

@@ -10,6 +10,8 @@ class BetaCalibration(NetcalCalibrator):
     Wraps ``netcal.scaling.BetaCalibration`` (MLE; netcal refits with a negative weight pinned to 0).
     """
 
+    display_name = 'beta calibration'
+
     params = ("a", "b", "c")
 
     state_fields = {"a": "real", "b": "real", "c": "real"}

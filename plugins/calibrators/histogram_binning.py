@@ -15,6 +15,8 @@ class HistogramBinning(NetcalCalibrator):
     "The smallest edge difference is numerically 0".
     """
 
+    display_name = 'histogram binning'
+
     @dataclass(frozen=True)
     class Config:
         """Attributes: bins: number of equal-width bins over [0, 1]."""

@@ -12,6 +12,8 @@ class IsotonicCalibration(NetcalCalibrator):
     piecewise constant, so ties appear and AUROC can drop slightly.
     """
 
+    display_name = 'isotonic regression'
+
     params = ("steps",)
 
     #: sklearn's fitted knots: X_thresholds_ (strictly increasing) and y_thresholds_ (non-decreasing, in [0, 1])

@@ -8,6 +8,8 @@ from ._state import check_state
 class Identity(Calibrator):
     """No calibration: returns the probabilities unchanged (as 1-D float64 in [0, 1])."""
 
+    display_name = 'no calibration'
+
     default = True
 
     def fit(self, probs, labels):

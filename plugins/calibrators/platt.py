@@ -10,6 +10,8 @@ class PlattScaling(NetcalCalibrator):
     Wraps ``netcal.scaling.LogisticCalibration`` (MLE) on the logit of P(positive).
     """
 
+    display_name = 'Platt scaling'
+
     params = ("slope", "intercept")
 
     state_fields = {"slope": "real", "intercept": "real"}

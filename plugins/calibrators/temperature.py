@@ -11,6 +11,8 @@ class TemperatureScaling(NetcalCalibrator):
     the logit, i.e. 1 / T; ``fitted_params`` reports T itself (T > 1 softens over-confident scores).
     """
 
+    display_name = 'temperature scaling'
+
     params = ("temperature",)
 
     version = 2  # 2: T constrained to be positive

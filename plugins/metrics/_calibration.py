@@ -102,3 +102,24 @@ def calibration_error(labels, probs, bins: int = 15, binning: Binning = "equal_w
     # positive-class form. Top-label is the same computation on (confidence, is-correct).
     metric = (ECE if reduce == "mean" else MCE)(bins=int(bins), equal_intervals=True)
     return float(metric.measure(conf, hit))
+
+
+def calibration_error_rows(labels, probs, bins: int = 15, form: Form = "top_label") -> np.ndarray:
+    """Equal-width ECE of each row of (B, n) ``labels`` and ``probs`` at once (bootstrap resamples):
+    the same clipping, bin edges and side rule as ``reliability_bins``, which agree with netcal's."""
+    y = np.asarray(labels).astype(np.int64)
+    p = np.asarray(probs, dtype=np.float64)
+    if y.shape != p.shape or y.ndim != 2:
+        raise ValueError(f"labels and probs must be equal (B, n) arrays, got {y.shape} and {p.shape}")
+    conf, hit = _confidence_and_outcome(y, p, form)
+    eps = np.finfo(np.float64).eps
+    conf = np.clip(conf, eps, 1.0 - eps)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, bins - 1)
+    flat = (idx + bins * np.arange(len(idx))[:, None]).ravel()  # one bin range per row
+    size = bins * len(idx)
+    count = np.bincount(flat, minlength=size).reshape(-1, bins)
+    conf_sum = np.bincount(flat, weights=conf.ravel(), minlength=size).reshape(-1, bins)
+    hit_sum = np.bincount(flat, weights=hit.ravel().astype(np.float64), minlength=size).reshape(-1, bins)
+    # per bin |sum(hit) - sum(conf)| / n is count * |accuracy - confidence| / n
+    return np.abs(hit_sum - conf_sum).sum(axis=1) / count.sum(axis=1)

@@ -27,3 +27,21 @@ def confusion(labels, probs, threshold: float) -> tuple[int, int, int, int]:
     from harness import confusion_counts
 
     return confusion_counts(labels, probs, threshold)
+
+
+def confusion_rows(labels, probs, threshold: float):
+    """(tn, fp, fn, tp) float arrays, one value per row of (B, n) ``labels`` and ``probs``."""
+    import numpy as np
+
+    y = np.asarray(labels) == 1
+    pred = np.asarray(probs, dtype=np.float64) >= threshold
+    return ((~pred & ~y).sum(axis=1).astype(float), (pred & ~y).sum(axis=1).astype(float),
+            (~pred & y).sum(axis=1).astype(float), (pred & y).sum(axis=1).astype(float))
+
+
+def ratio(num, den):
+    """num / den per row; NaN where den is 0 (an undefined rate, as with zero_division=nan)."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)

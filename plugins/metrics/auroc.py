@@ -21,6 +21,11 @@ class AUROC(Metric):
             return float("nan")  # undefined: sklearn would raise
         return float(roc_auc_score(y, p))
 
+    def rows(self, labels, probs, threshold):
+        from harness import auroc_rows
+
+        return auroc_rows(labels, probs)
+
 
 @hookimpl
 def register_metrics(register):

@@ -22,6 +22,13 @@ class ECE(Metric):
 
         return calibration_error(labels, probs, self.config.bins, self.config.binning, form="top_label")
 
+    def rows(self, labels, probs, threshold):
+        if self.config.binning != "equal_width":
+            return super().rows(labels, probs, threshold)
+        from ._calibration import calibration_error_rows
+
+        return calibration_error_rows(labels, probs, self.config.bins, form="top_label")
+
 
 @hookimpl
 def register_metrics(register):

@@ -2,6 +2,8 @@
 from harness import Metric
 from harness import hookimpl
 
+from ._common import confusion_rows, ratio
+
 
 class FPR(Metric):
     """FP / (FP + TN) at the threshold (1 - specificity); NaN when there are no negatives."""
@@ -18,6 +20,11 @@ class FPR(Metric):
         y, p = as_arrays(labels, probs)
         return float(1.0 - recall_score(y, (p >= threshold).astype(int), pos_label=0,
                                         zero_division=float("nan")))
+
+
+    def rows(self, labels, probs, threshold):
+        tn, fp, fn, tp = confusion_rows(labels, probs, threshold)
+        return ratio(fp, fp + tn)
 
 
 @hookimpl

@@ -346,7 +346,7 @@ class Robustness(Stage):
 
         def clean_values(m: str, cal: bool) -> np.ndarray:
             if (m, cal) not in clean_boot:
-                clean_boot[m, cal] = boot_values(y, clean[cal], lambda a, b: fns[m](a, b, thresholds[cal]), idx)
+                clean_boot[m, cal] = fns[m].rows(y[idx], clean[cal][idx], thresholds[cal])
             return clean_boot[m, cal]
 
         rows: list[dict] = []
@@ -369,7 +369,7 @@ class Robustness(Stage):
                             delta = value - float(fn(y, clean[cal], thresholds[cal]))
                             stats = {"value": value, "delta": delta}
                             if idx is not None:
-                                shifted = boot_values(y, new[cal], lambda a, b: fn(a, b, thresholds[cal]), idx)
+                                shifted = fn.rows(y[idx], new[cal][idx], thresholds[cal])
                                 lo, hi = percentile_ci(shifted - clean_values(m, cal), st.alpha)
                                 stats.update(delta_ci_low=lo, delta_ci_high=hi)
                             piece += [{**row("test", m, v, family=families[m], calibrated=cal, stat=k, condition=cond),

@@ -9,6 +9,8 @@ from harness import hookimpl
 class FixedThreshold(ThresholdSelector):
     """A fixed threshold on P(positive), 0.5 by default; ignores the val data."""
 
+    display_name = 'fixed threshold'
+
     default = True
 
     @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from harness import hookimpl
 class MaxF1(ThresholdSelector):
     """The threshold maximising val F1 of the positive class; ties go to the largest threshold."""
 
+    display_name = 'max F1'
+
     def select(self, probs, labels):
         import numpy as np
         from sklearn.metrics import precision_recall_curve

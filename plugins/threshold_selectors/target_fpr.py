@@ -8,6 +8,8 @@ from harness import hookimpl
 class TargetFPR(ThresholdSelector):
     """The threshold with the highest val TPR whose val FPR is at most ``target`` (lowest FPR on ties)."""
 
+    display_name = 'target FPR'
+
     @dataclass(frozen=True)
     class Config:
         """Attributes: target: the maximum val FPR, in (0, 1)."""

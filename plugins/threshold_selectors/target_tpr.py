@@ -8,6 +8,8 @@ from harness import hookimpl
 class TargetTPR(ThresholdSelector):
     """The largest threshold whose val sensitivity (TPR) is at least ``target``: a rule-out operating point."""
 
+    display_name = 'target TPR'
+
     @dataclass(frozen=True)
     class Config:
         """Attributes: target: the minimum val TPR, in (0, 1)."""

@@ -6,6 +6,8 @@ from harness import hookimpl
 class Youden(ThresholdSelector):
     """The threshold maximising Youden's J = TPR - FPR on val (Youden 1950); ties go to the largest threshold."""
 
+    display_name = "Youden's J"
+
     def select(self, probs, labels):
         from ._roc import first_max, roc_points
 

@@ -96,9 +96,9 @@ def test_report_tables_and_figure(rob):
     assert "| corruption | supervised (scratch) | SimCLR probe | SimCLR finetune |" in corr
     assert all(f"| {c} |" in corr for c in ("contrast_down", "gaussian_noise"))
     cal = text.split("### Calibration under shift")[1].split("###")[0]
-    assert "| severity 1 | severity 5 |" in cal and cal.count("TemperatureScaling") == 3
+    assert "| severity 1 | severity 5 |" in cal and cal.count("temperature scaling") == 3
     thr = text.split("### Threshold stability")[1]
-    assert "| recall clean | Δrecall s1 | Δrecall s5 | fpr clean |" in thr and thr.count("Youden") == 3
+    assert "| recall clean | Δrecall s1 | Δrecall s5 | fpr clean |" in thr and thr.count("Youden's J") == 3
     assert (lb / "figures" / "robustness_breastmnist.csv").stat().st_size > 1000
     assert "## Robustness under shift: Breast vs Pneumonia" in (lb / "comparison.md").read_text()
     png = lb / "figures" / "robustness_pneumoniamnist.png"

@@ -234,3 +234,21 @@ def test_mce_uses_its_binning():
     cfg = MCE.Config(bins=2, binning="equal_mass")
     assert MCE(cfg)(CY, CP, 0.5) == pytest.approx(calibration_error(CY, CP, 2, "equal_mass", reduce="max"))
     assert MCE(cfg)(CY, CP, 0.5) != pytest.approx(MCE(MCE.Config(bins=2))(CY, CP, 0.5))
+
+
+def test_threshold_metric_rows_on_one_class_rows_match_the_scalar_form():
+    """Bootstrap resamples can hold one class: the per-row forms give what the metric gives."""
+    import warnings
+
+    import numpy as np
+
+    from harness import get_registry
+
+    y = np.array([[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 0, 1]])
+    p = np.array([[0.1, 0.7, 0.2, 0.9], [0.1, 0.7, 0.2, 0.9], [0.1, 0.7, 0.2, 0.9]])
+    for name in ("recall", "fpr", "balanced_accuracy", "specificity", "auroc", "ece"):
+        m = get_registry("metrics").get(name)()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = [m(y[i], p[i], 0.5) for i in range(3)]
+        np.testing.assert_allclose(m.rows(y, p, 0.5), want, rtol=0, atol=1e-12, err_msg=name)

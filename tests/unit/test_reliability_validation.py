@@ -201,9 +201,18 @@ def test_include_may_climb_within_a_project(tmp_path, capsys):
 
 
 def test_shipped_suites_still_load():
+    from harness.study import is_study_file
+
     for f in sorted((REPO / "suites").rglob("*.yaml")):
-        if "base" not in f.parts:
+        if "base" not in f.parts and not is_study_file(f):
             assert load_suite(f).runs
+
+
+def test_a_study_file_is_not_a_suite(capsys):
+    from harness.cli import main
+
+    assert main(["run", str(REPO / "suites" / "study.yaml"), "--dry-run"]) == 2
+    assert "study: this is a study file, not a suite: `bench report` builds its page" in capsys.readouterr().err
 
 
 # -- timm model names (imports timm, so a few seconds) --------------------------------------------

@@ -86,6 +86,8 @@ TABLE = [
     ("probe", "robustness.* (the stage is not listed)",
      setting("robustness", perturbations=("p5_mild",), severities=(1,), seed=3, bootstrap=5, metrics=("auroc",),
              alpha=0.1), set()),
+    ("probe", "representations.* (the stage is not listed)",
+     setting("representations", k=3, maps=("tsne",), max_points=50, perplexity=5.0, seed=4), set()),
 ]
 
 
@@ -164,3 +166,14 @@ def test_encoder_stem_and_kwargs_are_in_the_key_only_when_set(cells):
     vit8 = comp("encoders", "timm", model="vit_tiny_patch16_224", kwargs={"patch_size": 8})
     a, b = _probe_keys_with(store, vit, runs), _probe_keys_with(store, vit8, runs)
     assert {s for s in a if a[s] != b[s]} == PROBE
+
+
+def test_representations_keys(tmp_path):
+    """Listed, the stage's settings move only its own key; the model stages' keys stay (nothing retrains)."""
+    (tmp_path / "r.yaml").write_text(SUITE + "stages: [representations]\n")
+    run = next(r for r in load_suite(tmp_path / "r.yaml").runs if r.regime == "probe")
+    store = Store(tmp_path / "cache")
+    base = keys(run, store)
+    assert "representations" in base
+    other = keys(setting("representations", k=5)(run), store)
+    assert {s for s in base if base[s] != other[s]} == {"representations"}

@@ -1,0 +1,1 @@
+"""Study plugins: the sections of `bench report`'s page."""
