@@ -313,6 +313,8 @@ class Robustness(Report):
         parts.append(self._calibration(d, clean, keys, names, axes, stats))
         # 4. threshold stability
         parts.append(self._thresholds(d, clean, keys, names, axes, stats, cal_ref))
+        # 5. hard cases under shift (B8)
+        parts.append(self._hard_cases(ctx, ds, d, cal_ref, selector, ref_key, keys, names, axes))
         # the per-condition numbers behind the tables
         csv = f"robustness_{slug(ds)}.csv"
         tidy = d.groupby(axes + ["calibrator", "threshold", *SHIFT_COLUMNS, "metric", "calibrated", "stat"],
@@ -321,6 +323,100 @@ class Robustness(Report):
         parts.append(f"\nEvery condition's mean, std and number of seeds (value, delta vs clean and its paired "
                      f"bootstrap CI): [{csv}]({reporting.link('figures/' + csv)}).\n")
         return "\n".join(parts) + "\n", means
+
+    def _hard_cases(self, ctx, ds: str, d: pd.DataFrame, cal_ref: str, selector: str, ref_key, keys, names,
+                    axes) -> str:
+        """Test images whose decision flips under shift (each model's lowest seed, at the reference
+        calibrator and selector): a CSV of all of them with an empty ``note`` column, and a gallery of
+        the largest flips of one model (the reference model, else the first)."""
+        at = d[(d["calibrator"].astype(str) == cal_ref) & (d["threshold"].astype(str) == selector)]
+        frames = []
+        for k in keys:
+            g = at
+            for a, v in zip(axes, k):
+                g = g[g[a].astype(str) == v]
+            if g.empty:
+                continue
+            g = g[pd.to_numeric(g["seed"], errors="coerce") == pd.to_numeric(g["seed"], errors="coerce").min()]
+            run = ctx.run_dir(g)
+            if run is None or not (run / "flips.csv").is_file():
+                continue
+            f = pd.read_csv(run / "flips.csv", keep_default_na=False)
+            if f.empty:
+                continue
+            f.insert(0, "model", names[k])
+            f.insert(1, "seed", g["seed"].iloc[0])
+            f["_key"] = [k] * len(f)
+            f["_run"] = str(run)
+            frames.append(f)
+        if not frames:
+            return ""
+        allf = pd.concat(frames, ignore_index=True)
+        csv = f"hard_cases_{slug(ds)}.csv"
+        write_text(ctx.fig_dir / csv, allf.drop(columns=["_key", "_run"]).to_csv(index=False))
+        counts = allf.groupby("model", sort=False).size()
+        lines = [f"\n### Hard cases under shift\n\nTest images whose decision at the val-chosen threshold "
+                 f"(`{selector}`, calibrator `{cal_ref}`) flips between the clean and the corrupted image, per "
+                 "model (lowest seed), over every corruption and severity: "
+                 + ", ".join(f"{m} {n}" for m, n in counts.items())
+                 + f". All of them, with P(positive) before and after and an empty `note` column for annotation: "
+                 f"[{csv}]({reporting.link('figures/' + csv)})."]
+        key = ref_key if ref_key in set(allf["_key"]) else allf["_key"].iloc[0]
+        fig = self._gallery(ctx, ds, allf[allf["_key"].apply(lambda x: x == key)], names[key])
+        if fig:
+            lines.append("\n" + figure_md(f"hard cases, {names[key]}", fig)
+                         + f"\n\nThe largest flips of {names[key]}: the clean test image (top) and the corrupted "
+                         "one (bottom), with P(positive) of each.")
+        return "\n".join(lines) + "\n"
+
+    def _gallery(self, ctx, ds: str, f: pd.DataFrame, model: str, n: int = 8) -> Optional[str]:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from ..stages.robustness import condition
+
+        f = f.assign(_mag=(f["p_shifted"] - f["p_clean"]).abs()).sort_values("_mag", ascending=False)
+        f = f.drop_duplicates("index").head(n)
+        if f.empty or ctx.data_root is None and not ctx.suite.datasets:
+            return None
+        try:
+            test = ctx.load_split(ds, "test")
+        except Exception:  # noqa: BLE001 - no data files here: the CSV still lists every case
+            return None
+        spec = next((r for r in ctx.suite.runs if r.dataset.label() == ds and "robustness" in r.stages), None)
+        if spec is None:
+            return None
+        st = spec.settings_for("robustness")
+        shifts = {}
+        for sh in st.shifts():
+            for sev in st.severities:
+                shifts[condition(sh, sev)] = (sh, sev)
+        cls = reporting.dataset_class(ds)
+        fig, axes = plt.subplots(2, len(f), figsize=(1.7 * len(f), 4.6), squeeze=False)
+        for j, r in enumerate(f.itertuples()):
+            i = int(r.index)
+            img = test.images[i]
+            sh, sev = shifts.get(r.condition, (None, None))
+            shifted = (sh.perturbation.apply(img[None], sev, seed=st.seed, indices=np.array([i]))[0]
+                       if sh is not None else None)
+            truth = (cls.positive_name if int(r.is_positive) else cls.negative_name()) if cls else str(r.is_positive)
+            for row_i, (im, p, title) in enumerate(((img, r.p_clean, f"#{i} {truth}"), (shifted, r.p_shifted, r.condition))):
+                ax = axes[row_i][j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if im is None:
+                    ax.set_axis_off()
+                    continue
+                ax.imshow(np.squeeze(im), cmap="gray", vmin=0, vmax=255)
+                ax.set_title(f"{title}\np={p:.2f}", fontsize=7)
+        fig.suptitle(f"{reporting.short_name(ds)}: largest decision flips under shift, {model}", fontsize=9)
+        fig.tight_layout()
+        name = f"hard_cases_{slug(ds)}.png"
+        fig.savefig(ctx.fig_dir / name, dpi=110)
+        plt.close(fig)
+        return name
 
     def _calibration(self, d, clean, keys, names, axes, stats) -> str:
         cfg = self.config

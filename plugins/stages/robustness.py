@@ -11,7 +11,11 @@ Three kinds of cached pieces (``StageContext.part``), so adding a corruption com
   every model of the dataset;
 * ``logits``: the model's logits on those images; keyed by the model's entries only, shared by
   every calibrator and threshold selector of that model;
-* ``rows``: the condition's metrics and paired-bootstrap deltas vs clean; keyed by every input.
+* ``rows``: the condition's metrics and paired-bootstrap deltas vs clean, and the test images whose
+  decision flips at the cell's threshold (``flips.json``); keyed by every input.
+
+The stage's ``flips.csv`` (exported to the run folder) lists every flip of every condition (plan B8,
+hard cases under shift): image index, label, P(positive) clean and shifted, and an empty ``note``.
 
 Result rows carry ``perturbation_set``, ``perturbation`` and ``severity`` columns (reports group by
 them; ``condition`` such as ``medmnistc_breast/pixelate@3`` is for display and is unique per cell).
@@ -252,14 +256,14 @@ class Robustness(Stage):
     percentile-bootstrap CI of that difference (``delta_ci_low`` / ``delta_ci_high``).
     """
 
-    version = 1
+    version = 2  # 2: flips.json per condition, flips.csv per cell
     upstream = ("pretrain", "features", "train", "probe", "calibrate", "evaluate")
     settings_key = "robustness"
     Settings = RobustnessSettings
     optional = True
     info = "robustness.json"
-    artifacts = (ROWS, "robustness.json")
-    exports = {"robustness.json": "robustness.json"}
+    artifacts = (ROWS, "robustness.json", "flips.csv")
+    exports = {"robustness.json": "robustness.json", "flips.csv": "flips.csv"}
 
     def fields(self, spec) -> dict:
         st = spec.settings_for(self.settings_key)
@@ -351,6 +355,7 @@ class Robustness(Stage):
 
         rows: list[dict] = []
         summary = []
+        flips = ["condition,perturbation_set,perturbation,severity,index,is_positive,p_clean,p_shifted,note"]
         for shift in shifts:
             for severity in st.severities:
                 cond = condition(shift, severity)
@@ -375,15 +380,23 @@ class Robustness(Stage):
                             piece += [{**row("test", m, v, family=families[m], calibrated=cal, stat=k, condition=cond),
                                        **extra} for k, v in stats.items()]
                     atomic_write_json(out / "rows.json", piece)
+                    before, after = clean[True] >= thr, new[True] >= thr
+                    atomic_write_json(out / "flips.json", [
+                        {"index": int(i), "is_positive": int(y[i]), "p_clean": float(clean[True][i]),
+                         "p_shifted": float(new[True][i])} for i in np.flatnonzero(before != after)])
 
-                part = ctx.part(fields, compute, ("rows.json",))
+                part = ctx.part(fields, compute, ("rows.json", "flips.json"))
                 piece = part.json("rows.json")
                 rows += piece
+                for f in part.json("flips.json"):
+                    flips.append(f"{cond},{shift.set},{shift.name},{severity},{f['index']},{f['is_positive']},"
+                                 f"{f['p_clean']!r},{f['p_shifted']!r},")
                 summary.append({"condition": cond, "perturbation": shift.name, "perturbation_set": shift.set,
                                 "severity": severity, "part": part.key,
                                 **{r["metric"]: r["value"] for r in piece
                                    if r["calibrated"] and r["stat"] == "value"}})
         ctx.write_json(ROWS, rows)
+        (ctx.out / "flips.csv").write_text("\n".join(flips) + "\n")
         ctx.write_json("robustness.json", {
             "threshold": thr, "threshold_uncalibrated": thr_raw, "seed": st.seed, "bootstrap": st.bootstrap,
             "resamples_kept": 0 if idx is None else int(len(idx)), "metrics": list(st.metrics),

@@ -123,3 +123,29 @@ def test_figure_has_a_panel_per_corruption_and_a_line_per_model(rob, data_root):
         assert p["lines"] == 3 and p["legend"] in ([], ["supervised (scratch)", "SimCLR probe", "SimCLR finetune"])
         assert p["xlabel"] == "severity (0 = clean)"
     assert panels[0]["legend"] == ["supervised (scratch)", "SimCLR probe", "SimCLR finetune"]
+
+
+def test_hard_cases_under_shift(rob):
+    """B8: each cell's flips.csv lists exactly the images whose decision flips at its threshold, and the
+    report writes the CSV (empty note column) and a gallery."""
+    import numpy as np
+
+    runs = rob["out"] / "results" / "smoke_robustness" / "runs"
+    checked = 0
+    for run in sorted(runs.iterdir()):
+        f = pd.read_csv(run / "flips.csv", keep_default_na=False)
+        assert list(f.columns) == ["condition", "perturbation_set", "perturbation", "severity", "index", "is_positive",
+                                   "p_clean", "p_shifted", "note"]
+        thr = json.loads((run / "robustness.json").read_text())["threshold"]
+        if len(f):
+            assert ((f["p_clean"] >= thr) != (f["p_shifted"] >= thr)).all() and (f["note"] == "").all()
+            pred = pd.read_csv(run / "predictions.csv").query("split == 'test'")
+            np.testing.assert_allclose(f["p_clean"], pred["prob_positive"].to_numpy()[f["index"]], atol=1e-6)
+            checked += 1
+    assert checked > 0
+    lb = rob["out"] / "leaderboards" / "smoke_robustness"
+    for ds in ("breastmnist", "pneumoniamnist"):
+        assert (lb / "figures" / f"hard_cases_{ds}.png").is_file()
+        hc = pd.read_csv(lb / "figures" / f"hard_cases_{ds}.csv", keep_default_na=False)
+        assert {"model", "seed", "condition", "index", "note"} <= set(hc.columns) and len(hc)
+        assert "### Hard cases under shift" in (lb / f"{ds}.md").read_text()
