@@ -26,6 +26,18 @@ def _seed(v: Any) -> int:
     return v
 
 
+def _val(v: Any) -> str:
+    if v not in VAL_PROTOCOLS:
+        raise ValueError(f"val must be one of {', '.join(VAL_PROTOCOLS)}, got {v!r}")
+    return v
+
+
+#: ``full``: every stage selects (epochs, C), fits calibrators and picks thresholds on the whole val
+#: split; ``match``: on a stratified val subset in proportion to the labelled training fraction
+#: (``harness.data.val_subset``), the realistic low-label protocol.
+VAL_PROTOCOLS = ("full", "match")
+
+
 def _regime(v: Any) -> str:
     from .plugins import regimes
 
@@ -49,6 +61,8 @@ class Axis:
         auto: component axes: the value ``auto`` means the dataset class attribute of this name.
         run_id: short run-id piece from the label (None: the label itself).
         required: a suite must list it.
+        key_if_set: added after results were cached: at its default it is left out of stage keys and
+            run ids, so those results keep their keys.
     """
 
     name: str
@@ -58,6 +72,7 @@ class Axis:
     auto: Optional[str] = None
     run_id: Optional[Callable[[str], str]] = None
     required: bool = False
+    key_if_set: bool = False
 
     @property
     def is_component(self) -> bool:
@@ -75,6 +90,7 @@ AXES: tuple[Axis, ...] = (
     Axis("seed", parse=_seed, default=0, run_id=lambda s: f"s{s}"),
     Axis("calibrator", "calibrators", run_id=lambda s: f"cal-{s}"),
     Axis("threshold", "threshold-selectors", run_id=lambda s: f"thr-{s}"),
+    Axis("val", parse=_val, default="full", run_id=lambda s: f"val-{s}", key_if_set=True),
 )
 AXIS_NAMES: tuple[str, ...] = tuple(a.name for a in AXES)
 BY_NAME: dict[str, Axis] = {a.name: a for a in AXES}

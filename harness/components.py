@@ -344,9 +344,15 @@ class Stage(Component):
         An override may drop or reshape what it hashes, but must depend only on ``reads`` and the
         settings: keys are memoised on those.
         """
+        from .axes import BY_NAME
+
         out: dict[str, Any] = {}
         for axis in self.reads:
-            out[axis] = spec.key_value(axis)
+            value = spec.key_value(axis)
+            ax = BY_NAME[axis]
+            if ax.key_if_set and value == ax.default:
+                continue  # an axis added later: at its default, keys stay as they were
+            out[axis] = value
         if self.settings_key:
             out["settings"] = dict(_settings_json(spec.settings_for(self.settings_key)))
         return out

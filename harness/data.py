@@ -43,3 +43,24 @@ def label_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
         k = max(1, int(round(fraction * len(idx))))
         chosen.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+#: at least this many val images of each class under ``val: match`` (AUROC, a calibrator and a
+#: threshold need both classes; two of each is the least that leaves a choice)
+VAL_MIN_PER_CLASS = 2
+
+
+def val_subset(y_val: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The ``val: match`` subset: ``round(fraction * n_c)`` val images per class, at least
+    ``VAL_MIN_PER_CLASS`` (capped at the class size), stratified, reproducible from (fraction, seed)
+    and drawn independently of the training subset; sorted. ``fraction >= 1``: the whole split."""
+    y = np.asarray(y_val)
+    if fraction >= 1.0:
+        return np.arange(len(y))
+    rng = np.random.default_rng([int(seed), int(round(fraction * 1_000_000)), 0x7A1])
+    chosen = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        k = max(VAL_MIN_PER_CLASS, int(round(fraction * len(idx))))
+        chosen.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    return np.sort(np.concatenate(chosen))

@@ -230,7 +230,9 @@ def load_results(out: Path, suite: Suite) -> tuple[pd.DataFrame, pd.DataFrame]:
                         f"columns); rerun `bench run {suite.path}` to rewrite it (cached stages make that quick)")
     f = d / "failures.csv"
     fdf = pd.read_csv(f) if f.is_file() and f.stat().st_size > len("reason\n") else pd.DataFrame()
-    return df, fdf
+    from .reporting import with_axis_columns
+
+    return with_axis_columns(df), fdf
 
 
 def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.DataFrame,

@@ -67,6 +67,17 @@ def post_model_axes() -> tuple[str, ...]:
     return tuple(dict.fromkeys(post + list(REPLICATE_AXES)))
 
 
+def with_axis_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a column for every axis: rows written before an axis existed get its default label
+    (e.g. ``val`` = ``full``), so reports can group by every axis."""
+    from .axes import AXES
+
+    missing = [a for a in AXES if a.name not in df.columns and a.key_if_set]
+    if not missing or df.empty:
+        return df
+    return df.assign(**{a.name: str(a.default) for a in missing})
+
+
 def model_axes() -> tuple[str, ...]:
     """Axes that identify a trained model: every axis except the post-model ones and the seed."""
     post = set(post_model_axes())
@@ -221,6 +232,9 @@ class ReportContext:
     out_dir: Path
     data_root: Optional[str] = None
 
+    def __post_init__(self):
+        self.df = with_axis_columns(self.df)
+
     @property
     def fig_dir(self) -> Path:
         d = Path(self.out_dir) / "figures"
@@ -251,7 +265,7 @@ class ReportContext:
         return None
 
 
-__all__ = ["ReportContext", "cell", "component_class", "component_name", "dataset_class", "display_name", "default_name", "direction", "fmt", "link", "md_table",
+__all__ = ["ReportContext", "with_axis_columns", "cell", "component_class", "component_name", "dataset_class", "display_name", "default_name", "direction", "fmt", "link", "md_table",
            "metric_names", "model_axes", "positive_description", "post_model_axes", "predictions",
            "primary_metric", "pv", "select", "short_name", "slug", "summary"]
 _ = AXES  # the axes are the one source of the label columns

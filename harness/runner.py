@@ -353,7 +353,8 @@ def run_id(spec: RunSpec) -> str:
         v = spec._index[ax.name]
         piece = _ID_PIECES.get((ax.name, v))
         if piece is None:
-            if v is None or (isinstance(v, ComponentSpec) and v.cls.default and not ax.required):
+            if v is None or (isinstance(v, ComponentSpec) and v.cls.default and not ax.required) or (
+                    ax.key_if_set and v == ax.default):
                 piece = ""
             else:
                 lab = v.label() if isinstance(v, ComponentSpec) else v

@@ -51,6 +51,24 @@ class Entry:
             return {k: f[k] for k in f.files}
 
 
+def _depends_on_val(stage: str) -> bool:
+    """Whether a stage's key moves with the ``val`` axis: it reads it, or a stage upstream of it does."""
+    from .plugins import get_registry
+
+    reg = get_registry("stages")
+    seen, todo = set(), [stage]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in reg:
+            continue
+        seen.add(name)
+        cls = reg.get(name)
+        if "val" in cls.reads:
+            return True
+        todo.extend(cls.upstream)
+    return False
+
+
 @dataclass
 class StageContext:
     """What a running stage sees.
@@ -100,10 +118,32 @@ class StageContext:
 
     @cached_property
     def splits(self) -> dict[str, "Split"]:
-        """The dataset's splits (uint8 images, raw labels), loaded once per process."""
+        """The dataset's splits (uint8 images, raw labels), loaded once per process.
+
+        With ``val: match`` the val split is the cell's stratified subset (``val_index``): every stage
+        selects, fits and picks thresholds on it, and writes its val predictions for it.
+        """
         from .data import load_splits
 
-        return load_splits(self.spec.dataset, self.data_root)
+        splits = load_splits(self.spec.dataset, self.data_root)
+        idx = self.val_index
+        if idx is None:
+            return splits
+        from .components import Split
+
+        val = splits["val"]
+        return {**splits, "val": Split(images=val.images[idx], labels=val.labels[idx])}
+
+    @cached_property
+    def val_index(self) -> Optional["np.ndarray"]:
+        """Indices into the full val split under ``val: match`` (None: the whole split)."""
+        if getattr(self.spec, "val", "full") != "match" or not _depends_on_val(self.stage):
+            return None  # e.g. features: keyed without val, so it must embed the whole split
+        from .data import load_splits, positive_labels, val_subset
+
+        full = load_splits(self.spec.dataset, self.data_root)["val"]
+        pos = self.spec.dataset.build().positive_label
+        return val_subset(positive_labels(full.labels, pos), self.spec.fraction, self.spec.seed)
 
     @cached_property
     def y(self) -> dict[str, "np.ndarray"]:

@@ -95,8 +95,10 @@ class Evaluate(Stage):
         lines = ["split,index,label,is_positive,prob_positive,prob_positive_uncalibrated"]
         for s in SPLITS:
             labels = ctx.splits[s].labels.reshape(-1)
-            for i in range(len(labels)):
-                lines.append(f"{s},{i},{int(labels[i])},{int(ctx.y[s][i])},{float(cal[s][i])!r},{float(raw[s][i])!r}")
+            # index: the image's position in the dataset's split (val: match scores a subset of val)
+            index = ctx.val_index if s == "val" and ctx.val_index is not None else range(len(labels))
+            for i, j in enumerate(index):
+                lines.append(f"{s},{int(j)},{int(labels[i])},{int(ctx.y[s][i])},{float(cal[s][i])!r},{float(raw[s][i])!r}")
         (ctx.out / "predictions.csv").write_text("\n".join(lines) + "\n")
 
     def load(self, spec, entry) -> float:

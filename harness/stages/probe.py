@@ -42,7 +42,7 @@ class Probe(Stage):
     version = 2  # 2: Newton's method to a tight gradient instead of lbfgs at its default tolerance
 
     upstream = ("features",)
-    reads = ("fraction", "seed")
+    reads = ("fraction", "seed", "val")
     settings_key = "probe"
     Settings = ProbeSettings
     regimes = ("probe",)
@@ -60,7 +60,9 @@ class Probe(Stage):
         y = ctx.y
         subset = label_subset(y["train"], ctx.spec.fraction, ctx.spec.seed)
         write_subset(ctx, subset)
-        feats = ctx.input("features").npz("features.npz")
+        feats = dict(ctx.input("features").npz("features.npz"))
+        if ctx.val_index is not None:  # val: match: the features stage embedded the whole val split
+            feats["val"] = feats["val"][ctx.val_index]
         st = ctx.spec.settings_for(self.settings_key)
         probe, decision = fit_probe(feats["train"][subset], y["train"][subset], feats["val"], y["val"], st.cs,
                                     st.max_iter, device=ctx.device)

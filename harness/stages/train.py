@@ -188,7 +188,7 @@ class Train(Stage):
     """
 
     upstream = ("pretrain",)
-    reads = ("dataset", "encoder", "regime", "augmentation", "fraction", "seed")
+    reads = ("dataset", "encoder", "regime", "augmentation", "fraction", "seed", "val")
     settings_key = "train"
     Settings = TrainSettings
     regimes = ("head", "all", "finetune")

@@ -120,6 +120,7 @@ class SSLStudy(Study):
         sections = {sid: Section(sid, title) for sid, title in SECTIONS}
         le = ctx.get("label_efficiency")
         auroc, ece = self._paired(le, "auroc"), self._paired(le, "ece")
+        vp = self._val_protocol(ctx.get("val_protocol"))
         cal = self._calibrators(ctx.get("calibration"))
         ops = self._operating_points(ctx.get("operating_points"))
         prevalence = self._prevalence()
@@ -128,6 +129,7 @@ class SSLStudy(Study):
         self._baselines(sections["baselines"], ctx.get("baselines"))
         self._pretraining(sections["pretraining"], ctx.get("ssl_ablation"), le)
         self._label_efficiency(sections["label-efficiency"], le, auroc)
+        self._val_protocol_section(sections["label-efficiency"], vp)
         self._calibration(sections["calibration"], ece, cal)
         self._operating(sections["operating-points"], ops)
         self._robustness(sections["robustness"], ctx.get("robustness"))
@@ -139,7 +141,8 @@ class SSLStudy(Study):
                        "comparisons, and a difference counts as resolved when its adjusted p-value is below "
                        f"{cfg.alpha:g}.")
         sections["answers"].blocks += [
-            Answer("answer-q1", "Q1. When does SSL improve label efficiency?", self._answer_q1(auroc) + method_note),
+            Answer("answer-q1", "Q1. When does SSL improve label efficiency?",
+                   self._answer_q1(auroc) + self._answer_val(vp) + method_note),
             Answer("answer-q2", "Q2. How does SSL change calibration and thresholds?", self._answer_q2(ece, cal, ops)),
             Answer("answer-q3", "Q3. How do Breast and Pneumonia differ?",
                    self._answer_q3(auroc, ece, cal, ops, prevalence)),
@@ -188,6 +191,69 @@ class SSLStudy(Study):
         for c, p in zip(out, adjust([c.p for c in out])):
             c.p_adj = float(p)
         return out
+
+    def _val_protocol(self, ss) -> list[Comparison]:
+        """``val: match`` minus ``val: full`` per model, fraction and seed (test AUROC), Holm/BH-adjusted."""
+        if ss is None or "val" not in ss.df:
+            return []
+        cfg = self.config
+        df = _defaults(_test_rows(ss.df, "auroc"))
+        out: list[Comparison] = []
+        m = get_registry("metrics").get("auroc")()
+        for ds in _str(df, "dataset").unique():
+            d = df[_str(df, "dataset") == ds]
+            full, match = d[_str(d, "val") == "full"], d[_str(d, "val") == "match"]
+            if full.empty or match.empty:
+                continue
+            labels = _predictions(str(ss.run_dir(full["run_id"].iloc[0])))[0]
+            boot = PairedBootstrap(labels, lambda yb, pb: m.rows(yb, pb, 0.5), n_boot=cfg.n_boot, seed=cfg.seed)
+            for (ssl, regime, frac), g in match.groupby([_str(match, "ssl"), _str(match, "regime"),
+                                                         match["fraction"].astype(float)], sort=False):
+                f = full[(_str(full, "ssl") == ssl) & (_str(full, "regime") == regime)
+                         & (full["fraction"].astype(float) == frac)]
+                seeds = sorted(set(g["seed"].astype(int)) & set(f["seed"].astype(int)))
+                pairs = []
+                for sd in seeds:
+                    ra = str(g[g["seed"].astype(int) == sd]["run_id"].iloc[0])
+                    rb = str(f[f["seed"].astype(int) == sd]["run_id"].iloc[0])
+                    pairs.append((ra, _predictions(str(ss.run_dir(ra)))[1], rb, _predictions(str(ss.run_dir(rb)))[1]))
+                if pairs:
+                    r = boot.compare(pairs)
+                    out.append(Comparison(ds, float(frac), method_name(ssl, regime), "auroc", r.delta, r.low, r.high,
+                                          r.p, r.n_seeds))
+        adjust = holm if cfg.correction == "holm" else benjamini_hochberg
+        for c, p in zip(out, adjust([c.p for c in out])):
+            c.p_adj = float(p)
+        return out
+
+    def _val_protocol_section(self, section: Section, vp: list[Comparison]) -> None:
+        if not vp:
+            section.blocks.append(Text("The realistic low-label protocol (`val: match`: model selection, calibration "
+                                       "and thresholds on a val subset in proportion to the training labels) "
+                                       + (self.ctx.not_run("val_protocol") + "." if self.ctx.get("val_protocol") is None
+                                          else "has no paired cells in its suite.")))
+            return
+        t = self._comparison_table(vp, "AUROC")
+        section.blocks.append(Text("**Val protocol.** Every row above selects epochs and C, fits calibrators and picks "
+                                   "thresholds on the whole val split. With `val: match` they use a stratified val "
+                                   "subset in proportion to the training labels (at least two per class); the table "
+                                   "gives test AUROC with `match` minus with `full`, same seeds and label subsets."))
+        section.blocks.append(Table(t.head[:-1] + ["match vs full"], t.rows,
+                                    caption="Paired difference in test AUROC: val: match minus val: full"))
+
+    def _answer_val(self, vp: list[Comparison]) -> str:
+        if not vp:
+            return ""
+        worse = [c for c in vp if self._resolved(c) and c.delta < 0]
+        lo, hi = min(c.delta for c in vp), max(c.delta for c in vp)
+        s = (f" Selecting on a val subset in proportion to the labels (`val: match`) changes test AUROC by "
+             f"{lo:+.3f} to {hi:+.3f} across {len(vp)} model-fraction pairs")
+        if worse:
+            w = min(worse, key=lambda c: c.delta)
+            s += f"; {len(worse)} are resolved lower (largest: {self._name(w.dataset)}, {self._evidence(w, 'AUROC')})"
+        else:
+            s += ", with no resolved difference"
+        return s + "."
 
     def _resolved(self, c: Comparison) -> bool:
         return bool(np.isfinite(c.p_adj) and c.p_adj < self.config.alpha)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import REPO, bench
 
-SMOKE = ("smoke_label_efficiency", "smoke_calibration", "smoke", "smoke_robustness")
+SMOKE = ("smoke_label_efficiency", "smoke_calibration", "smoke", "smoke_robustness", "smoke_val_protocol")
 MODEL_STAGES = ("pretrain", "features", "train", "probe")
 
 
@@ -69,8 +69,9 @@ def test_page_and_markdown_twin(study):
     # the markdown twin's figures are copied beside it
     for name in [line.split("](figures/")[1].rstrip(")") for line in md.splitlines() if "](figures/" in line]:
         assert (dest / "figures" / name).is_file(), name
-    # every smoke suite's results are read, robustness included
+    # every smoke suite's results are read, robustness and the val protocols included
     assert "Not run yet" not in md and "| Pneumonia |" in md
+    assert "*Paired difference in test AUROC: val: match minus val: full*" in md
 
 
 def _chromium() -> str | None:

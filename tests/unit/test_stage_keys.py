@@ -44,6 +44,10 @@ def setting(key, **changes):
 # (cell, what changes, how, the stages whose keys must change); every other stage's key must not
 TABLE = [
     ("probe", "fraction", lambda s: s.replace(fraction=0.5), {"probe", "calibrate", "evaluate"}),
+    ("probe", "val (match: a val subset per fraction and seed)", lambda s: s.replace(val="match"),
+     {"probe", "calibrate", "evaluate"}),
+    ("finetune", "val", lambda s: s.replace(val="match"), {"train", "calibrate", "evaluate"}),
+    ("all", "val", lambda s: s.replace(val="match"), SUPERVISED),
     ("probe", "seed", lambda s: s.replace(seed=3), {"probe", "calibrate", "evaluate"}),
     ("probe", "calibrator", lambda s: s.replace(calibrator=comp("calibrators", "temperature")), {"calibrate", "evaluate"}),
     ("probe", "threshold", lambda s: s.replace(threshold=comp("threshold-selectors", "youden")), {"evaluate"}),

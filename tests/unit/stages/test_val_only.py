@@ -111,3 +111,65 @@ def test_positive_class_is_the_declared_one(cell):
     rows = [line.split(",") for line in csv[1:]]
     assert len(rows) == N["val"] + N["test"]
     assert all(r[3] == str(int(r[2] == "0")) for r in rows)
+
+
+# ---- val: match (the realistic low-label protocol) ----------------------------------------------------
+
+@pytest.fixture
+def match_cell(tmp_path, synthetic, monkeypatch):
+    import harness._logreg as logreg
+
+    for v in CALLS.values():
+        v.clear()
+    probe_calls = CALLS["probe"] = []
+    real = logreg.fit_probe
+
+    def recording_fit(x_train, y_train, x_val, y_val, *a, **kw):
+        probe_calls.append((len(x_train), np.array(y_val), len(x_val)))
+        return real(x_train, y_train, x_val, y_val, *a, **kw)
+
+    monkeypatch.setattr(logreg, "fit_probe", recording_fit)
+    synthetic(plugin("recording_doubles", register_calibrators=[("recording", Recording)],
+                     register_threshold_selectors=[("recording_thr", RecordingThreshold)]))
+    spec = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]\n  val: [match]\n  calibrator: [recording]\n"
+                             "  threshold: [recording_thr]")
+    res = run_cell(spec, Store(tmp_path / "cache"), Options())
+    assert res.status == "ok", res.reason
+    from harness.data import load_splits, positive_labels, val_subset
+
+    full = positive_labels(load_splits(spec.dataset, None)["val"].labels, 0)
+    return res, spec, full, val_subset(full, 0.5, spec.seed), Store(tmp_path / "cache")
+
+
+def test_val_match_selects_fits_and_thresholds_on_the_stratified_subset(match_cell):
+    res, spec, y_full, sub, store = match_cell
+    assert 4 <= len(sub) < N["val"]
+    for c in (0, 1):  # stratified: each class in proportion, at least two
+        n_c = int((y_full == c).sum())
+        assert int((y_full[sub] == c).sum()) == max(2, round(0.5 * n_c))
+    (n_train, y_val, n_val), = CALLS["probe"]
+    assert n_val == len(sub)
+    np.testing.assert_array_equal(y_val, y_full[sub])
+    probs, labels = CALLS["fit"][0]
+    np.testing.assert_array_equal(labels, y_full[sub])
+    assert all(len(p) == len(sub) for p, _ in CALLS["select"])
+    assert sorted(CALLS["transform"]) == sorted([len(sub), N["test"]])
+    csv = (store.path("evaluate", res.keys["evaluate"]) / "predictions.csv").read_text().splitlines()[1:]
+    val_rows = [r.split(",") for r in csv if r.startswith("val,")]
+    assert [int(r[1]) for r in val_rows] == list(sub)  # indices into the full val split
+    assert sum(r.startswith("test,") for r in csv) == N["test"]
+    # the features stage is keyed without val and shared with val: full cells: it embeds the whole split
+    feats = np.load(store.path("features", res.keys["features"]) / "features.npz")
+    assert len(feats["val"]) == N["val"]
+
+
+def test_val_full_is_the_default_and_keeps_keys(tmp_path, synthetic):
+    from harness.runner import cell_graph, run_id
+
+    base = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]")
+    full = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]\n  val: [full]")
+    match = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]\n  val: [match]")
+    keys = lambda s: {n: v.key for n, v in cell_graph(s).items()}  # noqa: E731
+    assert base.val == "full" and keys(full) == keys(base) and run_id(full) == run_id(base)
+    moved = {n for n in keys(base) if keys(base)[n] != keys(match)[n]}
+    assert moved == {"probe", "calibrate", "evaluate"} and "val-match" in run_id(match)
