@@ -93,6 +93,14 @@ class StudySuite:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / str(run_id)
 
+    def predictions(self, run_id: str) -> Path:
+        """A run's ``predictions.csv``; a missing one is a UserError saying how to restore it."""
+        p = self.run_dir(run_id) / "predictions.csv"
+        if not p.is_file():
+            raise UserError(f"{p} is missing: the results of suite `{self.suite.name}` are incomplete; rerun "
+                            f"`bench run {_rel(self.path)}` (cached stages make that quick)")
+        return p
+
 
 @dataclass
 class StudyContext:
@@ -200,11 +208,10 @@ def load_context(study: StudyFile, out: Path, data_root: Optional[str], config: 
     suites, missing = {}, {}
     for role, path in study.suites.items():
         suite = load_suite(path)
-        try:
-            df, _ = load_results(out, suite)
-        except UserError:
+        if not (Path(out) / "results" / suite.name / "results.parquet").is_file():
             missing[role] = f"suite `{suite.name}` has no results yet: run `bench run {_rel(path)}`"
             continue
+        df, _ = load_results(out, suite)  # a damaged results file is an error, not "not run yet"
         suites[role] = StudySuite(role=role, path=path, suite=suite, df=df,
                                   runs_dir=Path(out) / "results" / suite.name / "runs",
                                   lb_dir=Path(out) / "leaderboards" / suite.name)

@@ -81,8 +81,10 @@ def _defaults(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=4096)
-def _predictions(run_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    p = reporting.predictions(run_dir, "test")
+def _predictions(csv: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(is_positive, raw P(positive), calibrated P(positive)) of a run's test split."""
+    p = pd.read_csv(csv)
+    p = p[p["split"] == "test"]
     return (p["is_positive"].to_numpy(np.int64), p["prob_positive_uncalibrated"].to_numpy(np.float64),
             p["prob_positive"].to_numpy(np.float64))
 
@@ -169,7 +171,7 @@ class SSLStudy(Study):
                 continue
             d = df[_str(df, "dataset") == ds]
             cand = d[[_pretrains(s) for s in _str(d, "ssl")]]
-            labels = _predictions(str(ss.run_dir(ref_ds["run_id"].iloc[0])))[0]
+            labels = _predictions(str(ss.predictions(ref_ds["run_id"].iloc[0])))[0]
             boot = PairedBootstrap(labels, fn, n_boot=cfg.n_boot, seed=cfg.seed)
             for (ssl, regime), g in cand.groupby([_str(cand, "ssl"), _str(cand, "regime")], sort=False):
                 for frac in sorted(g["fraction"].astype(float).unique()):
@@ -182,7 +184,7 @@ class SSLStudy(Study):
                     for s in seeds:
                         ra = str(a[a["seed"].astype(int) == s]["run_id"].iloc[0])
                         rb = str(b[b["seed"].astype(int) == s]["run_id"].iloc[0])
-                        pa, pb = _predictions(str(ss.run_dir(ra))), _predictions(str(ss.run_dir(rb)))
+                        pa, pb = _predictions(str(ss.predictions(ra))), _predictions(str(ss.predictions(rb)))
                         pairs.append((ra, pa[1], rb, pb[1]))  # uncalibrated: the model itself
                     r = boot.compare(pairs)
                     out.append(Comparison(ds, float(frac), method_name(ssl, regime), metric, r.delta, r.low,
@@ -205,7 +207,7 @@ class SSLStudy(Study):
             full, match = d[_str(d, "val") == "full"], d[_str(d, "val") == "match"]
             if full.empty or match.empty:
                 continue
-            labels = _predictions(str(ss.run_dir(full["run_id"].iloc[0])))[0]
+            labels = _predictions(str(ss.predictions(full["run_id"].iloc[0])))[0]
             boot = PairedBootstrap(labels, lambda yb, pb: m.rows(yb, pb, 0.5), n_boot=cfg.n_boot, seed=cfg.seed)
             for (ssl, regime, frac), g in match.groupby([_str(match, "ssl"), _str(match, "regime"),
                                                          match["fraction"].astype(float)], sort=False):
@@ -216,7 +218,7 @@ class SSLStudy(Study):
                 for sd in seeds:
                     ra = str(g[g["seed"].astype(int) == sd]["run_id"].iloc[0])
                     rb = str(f[f["seed"].astype(int) == sd]["run_id"].iloc[0])
-                    pairs.append((ra, _predictions(str(ss.run_dir(ra)))[1], rb, _predictions(str(ss.run_dir(rb)))[1]))
+                    pairs.append((ra, _predictions(str(ss.predictions(ra)))[1], rb, _predictions(str(ss.predictions(rb)))[1]))
                 if pairs:
                     r = boot.compare(pairs)
                     out.append(Comparison(ds, float(frac), method_name(ssl, regime), "auroc", r.delta, r.low, r.high,

@@ -142,3 +142,26 @@ def test_rendering_escapes_and_keeps_inline_marks(tmp_path):
     assert 'src="data:image/png;base64,' in page and "http" not in page.split("<main>")[1]
     md = render_markdown("T", sections, {png: "f.png"}, "stamp")
     assert "| x\\|y | z |" in md and "> yes | no" in md and "![fig](figures/f.png)" in md
+
+
+def test_a_missing_predictions_file_is_one_clear_error(tmp_path):
+    from harness.errors import UserError
+    from plugins.studies import ssl_study
+
+    ssl_study._predictions.cache_clear()
+    ctx = _fake_results(tmp_path, gain={"breastmnist": 0.0, "pneumoniamnist": 0.6})
+    victim = next((tmp_path / "results" / "le" / "runs").glob("pneumoniamnist-simclr-*"))
+    (victim / "predictions.csv").unlink()
+    with pytest.raises(UserError, match=r"predictions.csv is missing: the results of suite `le` are incomplete; rerun"):
+        SSLStudy(SSLStudy.Config(n_boot=200)).build(ctx)
+
+
+def test_a_damaged_results_file_is_not_taken_for_not_run(tmp_path, capsys):
+    (tmp_path / "le.yaml").write_text(SUITE)
+    (tmp_path / "s.yaml").write_text(STUDY.replace("{extra}", ""))
+    d = tmp_path / "results" / "le"
+    d.mkdir(parents=True)
+    (d / "results.parquet").write_bytes(b"PAR1 truncated")
+    assert main(["report", str(tmp_path / "s.yaml"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "results.parquet: cannot read it" in err and "no results yet" not in err
