@@ -139,7 +139,8 @@ class SSLStudy(Study):
 
         corr = "Holm (family-wise error)" if cfg.correction == "holm" else "Benjamini-Hochberg (false discovery rate)"
         method_note = (f" Intervals are 95 % paired bootstrap intervals ({cfg.n_boot} resamples of the test "
-                       f"images and of the seeds); p-values are adjusted with {corr} over each question's "
+                       f"images and of the seeds; p-values from the bootstrap standard error); p-values are adjusted "
+                       f"with {corr} over each question's "
                        "comparisons, and a difference counts as resolved when its adjusted p-value is below "
                        f"{cfg.alpha:g}.")
         sections["answers"].blocks += [

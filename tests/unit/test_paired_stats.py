@@ -93,3 +93,13 @@ def test_length_mismatch_is_an_error():
     y, base, _ = _data(n=50)
     with pytest.raises(ValueError, match="49 scores for 50 cases"):
         paired_bootstrap(y, [(base[:-1], base[:-1])], auroc_rows, n_boot=10)
+
+
+def test_p_value_is_not_floored_by_the_number_of_resamples():
+    """A clear difference gets a p-value far below 2 / n_boot, so that a Holm adjustment over dozens
+    of comparisons can still resolve it (a percentile p-value could not go below 2 / 201 here)."""
+    y, base, rng = _data()
+    pairs = [(base, base + rng.normal(0, 0.8, y.size)) for _ in range(3)]
+    r = paired_bootstrap(y, pairs, auroc_rows, n_boot=200)
+    assert r.low > 0 and r.p < 1e-4
+    assert holm([r.p] + [0.5] * 40)[0] < 0.05
