@@ -18,11 +18,18 @@ NON_CONFIG = (*REPLICATE_AXES, "dataset")
 
 
 def git_commit(cwd: str | Path = ".") -> str:
+    """The short commit of the code, ``-dirty`` if tracked files differ from it.
+
+    Generated output (``leaderboards/``) does not count: regenerating the committed leaderboards
+    rewrites tracked files, and the second file written must not call the same clean commit dirty.
+    """
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True).stdout.strip()
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)leaderboards"], cwd=top, capture_output=True, text=True).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -90,3 +90,27 @@ def test_platt_with_a_negative_slope_warns():
     assert cal.state()["slope"] < 0 and cal.warnings()
     good = cls(cls.Config()).fit(p[::-1].copy(), y)
     assert good.warnings() == []
+
+
+def test_regenerating_committed_leaderboards_does_not_make_the_commit_dirty(tmp_path):
+    """Rewriting tracked files under leaderboards/ (what a regeneration does) leaves the commit clean;
+    a change to the code does not."""
+    import subprocess
+
+    from harness.leaderboard import git_commit
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "leaderboards" / "s").mkdir(parents=True)
+    (tmp_path / "leaderboards" / "s" / "a.md").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    sha = git_commit(tmp_path)
+    assert not sha.endswith("-dirty") and sha != "unknown"
+    (tmp_path / "leaderboards" / "s" / "a.md").write_text("new\n")
+    assert git_commit(tmp_path / "leaderboards") == sha
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == sha + "-dirty"
