@@ -28,9 +28,9 @@ test-unit: install
 	$(VENV)/bin/python -m pytest -q -m "not integration"
 
 ## Regenerate every committed leaderboard from a clean commit (runs what is not cached: hours on a CPU).
-LEADERBOARD_SUITES ?= baselines label_efficiency ssl_ablation calibration operating_points
+LEADERBOARD_SUITES ?= baselines label_efficiency ssl_ablation calibration operating_points representations robustness
 leaderboards: install
-	@git diff --quiet HEAD -- || { echo "leaderboards: commit first; committed leaderboards never record a dirty tree" >&2; exit 2; }
+	@git diff --quiet HEAD -- . ':(exclude)leaderboards' || { echo "leaderboards: commit first; committed leaderboards never record a dirty tree" >&2; exit 2; }
 	for s in $(LEADERBOARD_SUITES); do $(VENV)/bin/bench run suites/$$s.yaml --no-progress || exit $$?; done
 
 ## Plant each named one-line bug in a copy of the repo and check a fast unit test catches it (~2 min).
