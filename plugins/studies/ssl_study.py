@@ -517,7 +517,8 @@ class SSLStudy(Study):
                 s += f"no SSL model beats {ref} by a resolved margin at any fraction"
             if losses:
                 worst = min(losses, key=lambda c: c.delta)
-                s += f". {len(losses)} are resolved worse, the largest loss being {self._evidence(worst, 'AUROC')}"
+                s += (f". {len(losses)} {'is' if len(losses) == 1 else 'are'} resolved worse, the largest loss being "
+                      f"{self._evidence(worst, 'AUROC')}")
             if open_fracs:
                 s += ". No difference is resolvable at " + ", ".join(fraction_text(f) for f in open_fracs)
             parts.append(s + ".")
@@ -532,7 +533,8 @@ class SSLStudy(Study):
             lower = [c for c in cs if self._resolved(c) and c.delta < 0]
             higher = [c for c in cs if self._resolved(c) and c.delta > 0]
             if cs:
-                s += (f"before any calibration, {len(lower)} of {len(cs)} SSL models have a resolved lower test ECE than {ref}"
+                s += (f"before any calibration, {len(lower)} of {len(cs)} SSL models {'has' if len(lower) == 1 else 'have'} "
+                      f"a resolved lower test ECE than {ref}"
                       + (f" (largest: {self._evidence(min(lower, key=lambda c: c.delta), ' ECE')})" if lower else "")
                       + f" and {len(higher)} a resolved higher one"
                       + (f" (largest: {self._evidence(max(higher, key=lambda c: c.delta), ' ECE')})" if higher else "")
