@@ -257,8 +257,12 @@ class ReportContext:
         if "run_id" in rows and rows["run_id"].notna().any():
             d = Path(self.runs_dir) / str(rows["run_id"].dropna().iloc[0])
             return d if d.is_dir() else None
+        from .axes import BY_NAME
+
         first = rows.iloc[0]
-        want = {a: str(first[a]) for a in AXIS_NAMES if a in rows}
+        # an axis added later is absent from older spec.json labels: at its default it must not count
+        want = {a: str(first[a]) for a in AXIS_NAMES if a in rows
+                and not (BY_NAME[a].key_if_set and str(first[a]) == str(BY_NAME[a].default))}
         for d, labels in _spec_index(str(self.runs_dir)):
             if all(str(labels.get(a)) == v for a, v in want.items()):
                 return Path(d)

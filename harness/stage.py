@@ -51,21 +51,29 @@ class Entry:
             return {k: f[k] for k in f.files}
 
 
-def _depends_on_val(stage: str) -> bool:
-    """Whether a stage's key moves with the ``val`` axis: it reads it, or a stage upstream of it does."""
+def _depends_on_val(spec, stage: str) -> bool:
+    """Whether a stage's key moves with the ``val`` axis in this cell: the stage reads it, or a stage
+    upstream of it *that is active in the cell* does (a declared but inactive upstream does not count:
+    the key would not hold val, so the stage must see the whole split)."""
     from .plugins import get_registry
 
     reg = get_registry("stages")
+    nodes = None
+    try:
+        from .runner import cell_graph
+
+        nodes = cell_graph(spec)
+    except Exception:  # noqa: BLE001 - a context built by hand (tests): fall back to the declarations
+        nodes = None
     seen, todo = set(), [stage]
     while todo:
         name = todo.pop()
         if name in seen or name not in reg:
             continue
         seen.add(name)
-        cls = reg.get(name)
-        if "val" in cls.reads:
+        if "val" in reg.get(name).reads:
             return True
-        todo.extend(cls.upstream)
+        todo.extend(nodes[name].upstream if nodes is not None and name in nodes else reg.get(name).upstream)
     return False
 
 
@@ -137,7 +145,7 @@ class StageContext:
     @cached_property
     def val_index(self) -> Optional["np.ndarray"]:
         """Indices into the full val split under ``val: match`` (None: the whole split)."""
-        if getattr(self.spec, "val", "full") != "match" or not _depends_on_val(self.stage):
+        if getattr(self.spec, "val", "full") != "match" or not _depends_on_val(self.spec, self.stage):
             return None  # e.g. features: keyed without val, so it must embed the whole split
         from .data import load_splits, positive_labels, val_subset
 

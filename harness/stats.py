@@ -123,8 +123,8 @@ class PairedBootstrap:
     """
 
     def __init__(self, labels, metric_rows, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05):
-        if n_boot < 1:
-            raise ValueError("n_boot must be >= 1")
+        if n_boot < 2:
+            raise ValueError("n_boot must be >= 2 (a standard error needs two resamples)")
         if not 0 < alpha < 1:
             raise ValueError("alpha must be in (0, 1)")
         self.y = np.asarray(labels).reshape(-1).astype(np.int64)
@@ -164,10 +164,12 @@ class PairedBootstrap:
         low, high = np.quantile(deltas, [self.alpha / 2, 1 - self.alpha / 2])
         m = deltas.size
         d = float(point.mean())
-        se = float(np.std(deltas, ddof=1)) if m > 1 else 0.0
-        if se > 0:
+        se = float(np.std(deltas, ddof=1)) if m > 1 else float("nan")
+        if m < 2:
+            p = float("nan")
+        elif se > 0:
             p = math.erfc(abs(d / se) / math.sqrt(2))
-        else:
+        else:  # every resample gives the same difference
             p = 1.0 if d == 0 else 0.0
         return PairedDelta(d, float(low), float(high), float(p), k, self.y.size, int(m))
 

@@ -173,6 +173,13 @@ def _check_input(cfg: TimmConfig, in_chans: int, img_size: int) -> None:
         except (TypeError, ValueError, AssertionError) as exc:
             raise ConfigError("kwargs" if cfg.kwargs else "model",
                               f"timm model {cfg.model!r} rejects these options at {img_size} px: {exc}") from None
+    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
+    if patch is not None and not getattr(model.patch_embed, "dynamic_img_pad", False):
+        ph, pw = (patch, patch) if isinstance(patch, int) else tuple(patch)[:2]
+        if img_size % ph or img_size % pw:
+            raise ConfigError("kwargs", f"timm model {cfg.model!r} cuts {img_size}-px images into {ph}x{pw} patches "
+                              f"and would drop the last {img_size % ph} px of each side; choose a patch size that "
+                              f"divides {img_size} (e.g. kwargs: {{patch_size: 4}})")
     if out.ndim != 2 or out.shape[0] != 2:
         raise ConfigError("model", f"timm model {cfg.model!r} gives features of shape {tuple(out.shape)} on "
                           f"{in_chans}x{img_size}x{img_size} images, not (batch, features)")

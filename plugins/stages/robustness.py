@@ -31,6 +31,9 @@ import numpy as np
 from harness import (ROWS, ConfigError, Stage, StageFailed, UnknownComponentError, atomic_write_json, did_you_mean,
                      from_dict, get_registry, hookimpl, row, to_dict)
 
+#: version of the images and logits pieces (the stage's version moved to 2 for the rows piece's
+#: flips; perturbed images and model logits did not change, so their cached pieces stay valid)
+PIECE_VERSION = 1
 #: the stage-name prefix of a condition with no set (a perturbation listed by name)
 NO_SET = ""
 #: metrics scored per condition unless the suite says otherwise
@@ -300,7 +303,7 @@ class Robustness(Stage):
 
     # -- cached pieces ---------------------------------------------------------------------------------
     def _images(self, ctx, shift: Shift, severity: int, seed: int) -> np.ndarray:
-        fields = {"piece": "images", "stage_version": self.version, "dataset": ctx.spec.key_value("dataset"),
+        fields = {"piece": "images", "stage_version": PIECE_VERSION, "dataset": ctx.spec.key_value("dataset"),
                   "shift": shift.key(), "severity": severity, "seed": seed}
 
         def compute(out):
@@ -311,7 +314,7 @@ class Robustness(Stage):
         return ctx.part(fields, compute, ("images.npz",), upstream=()).npz("images.npz")["images"]
 
     def _logits(self, ctx, model_stages, logits_fn, shift: Optional[Shift], severity: int, seed: int) -> np.ndarray:
-        fields = {"piece": "logits", "stage_version": self.version,
+        fields = {"piece": "logits", "stage_version": PIECE_VERSION,
                   "shift": shift.key() if shift else None, "severity": severity, "seed": seed}
 
         def compute(out):

@@ -17,7 +17,7 @@ from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 
-from harness import FrozenDict, PairedBootstrap, Study, benjamini_hochberg, get_registry, holm, hookimpl, reporting
+from harness import FrozenDict, PairedBootstrap, Study, UserError, benjamini_hochberg, get_registry, holm, hookimpl, reporting
 from harness.study import Answer, Figure, Section, Table, Text
 
 from ..reports._common import fraction_text, method_name
@@ -174,22 +174,36 @@ class SSLStudy(Study):
             cand = d[[_pretrains(s) for s in _str(d, "ssl")]]
             labels = _predictions(str(ss.predictions(ref_ds["run_id"].iloc[0])))[0]
             boot = PairedBootstrap(labels, fn, n_boot=cfg.n_boot, seed=cfg.seed)
-            for (ssl, regime), g in cand.groupby([_str(cand, "ssl"), _str(cand, "regime")], sort=False):
+            # a model is every model axis but the fraction; the reference must share its encoder and
+            # val protocol (the same backbone family, selected on the same val images)
+            axes = [a for a in reporting.model_axes() if a in cand and a not in ("dataset", "fraction")]
+            shared = [a for a in ("encoder", "val") if a in cand]
+            several = {a for a in axes if a not in ("ssl", "regime") and cand[a].astype(str).nunique() > 1}
+            for key, g in cand.groupby([_str(cand, a) for a in axes], sort=False):
+                lab = dict(zip(axes, key))
+                ssl, regime = lab["ssl"], lab["regime"]
+                name = method_name(ssl, regime) + "".join(f", {lab[a]}" for a in axes if a in several)
+                ref_m = ref_ds
+                for a in shared:
+                    ref_m = ref_m[_str(ref_m, a) == lab[a]]
                 for frac in sorted(g["fraction"].astype(float).unique()):
                     a = g[g["fraction"].astype(float) == frac]
-                    b = ref_ds[ref_ds["fraction"].astype(float) == frac]
+                    b = ref_m[ref_m["fraction"].astype(float) == frac]
                     seeds = sorted(set(a["seed"].astype(int)) & set(b["seed"].astype(int)))
                     if not seeds:
                         continue
                     pairs = []
                     for s in seeds:
-                        ra = str(a[a["seed"].astype(int) == s]["run_id"].iloc[0])
-                        rb = str(b[b["seed"].astype(int) == s]["run_id"].iloc[0])
+                        ra_all, rb_all = a[a["seed"].astype(int) == s]["run_id"], b[b["seed"].astype(int) == s]["run_id"]
+                        if ra_all.nunique() != 1 or rb_all.nunique() != 1:
+                            raise UserError(f"study: {ds} {name} at {frac:g} seed {s}: {ra_all.nunique()} model runs "
+                                            f"and {rb_all.nunique()} reference runs where one each was expected; "
+                                            "narrow the suite or the reference")
+                        ra, rb = str(ra_all.iloc[0]), str(rb_all.iloc[0])
                         pa, pb = _predictions(str(ss.predictions(ra))), _predictions(str(ss.predictions(rb)))
                         pairs.append((ra, pa[1], rb, pb[1]))  # uncalibrated: the model itself
                     r = boot.compare(pairs)
-                    out.append(Comparison(ds, float(frac), method_name(ssl, regime), metric, r.delta, r.low,
-                                          r.high, r.p, r.n_seeds))
+                    out.append(Comparison(ds, float(frac), name, metric, r.delta, r.low, r.high, r.p, r.n_seeds))
         adjust = holm if cfg.correction == "holm" else benjamini_hochberg
         for c, p in zip(out, adjust([c.p for c in out])):
             c.p_adj = float(p)
@@ -330,7 +344,10 @@ class SSLStudy(Study):
             for ds in d["dataset"].astype(str).unique():
                 if ds in out:
                     continue
-                rid = d[_str(d, "dataset") == ds]["run_id"].dropna()
+                dd = d[_str(d, "dataset") == ds]
+                if "val" in dd:
+                    dd = dd[_str(dd, "val") == "full"]  # a val: match run scores a val subset
+                rid = dd["run_id"].dropna()
                 if rid.empty or not (ss.run_dir(rid.iloc[0]) / "predictions.csv").is_file():
                     continue
                 p = pd.read_csv(ss.run_dir(rid.iloc[0]) / "predictions.csv")
@@ -510,7 +527,8 @@ class SSLStudy(Study):
             s = f"On {self._name(ds)}, "
             if wins:
                 best = max(wins, key=lambda c: c.delta)
-                s += (f"{len(wins)} of {len(cs)} SSL models beat {ref} with a resolved difference; the largest gain is "
+                s += (f"{len(wins)} of {len(cs)} SSL comparisons (model x fraction) beat {ref} with a resolved "
+                      f"difference; the largest gain is "
                       f"{self._evidence(best, 'AUROC')}")
                 s += "; gains resolved at " + ", ".join(fraction_text(f) for f in dict.fromkeys(sorted(c.fraction for c in wins)))
             else:
@@ -533,8 +551,8 @@ class SSLStudy(Study):
             lower = [c for c in cs if self._resolved(c) and c.delta < 0]
             higher = [c for c in cs if self._resolved(c) and c.delta > 0]
             if cs:
-                s += (f"before any calibration, {len(lower)} of {len(cs)} SSL models {'has' if len(lower) == 1 else 'have'} "
-                      f"a resolved lower test ECE than {ref}"
+                s += (f"before any calibration, {len(lower)} of {len(cs)} SSL comparisons (model x fraction) "
+                      f"{'has' if len(lower) == 1 else 'have'} a resolved lower test ECE than {ref}"
                       + (f" (largest: {self._evidence(min(lower, key=lambda c: c.delta), ' ECE')})" if lower else "")
                       + f" and {len(higher)} a resolved higher one"
                       + (f" (largest: {self._evidence(max(higher, key=lambda c: c.delta), ' ECE')})" if higher else "")

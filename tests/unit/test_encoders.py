@@ -88,6 +88,7 @@ def test_kwargs_reach_timm_and_img_size_comes_from_the_input():
 @pytest.mark.parametrize("options,field,says", [
     ({"model": "resnet18", "kwargs": {"patch_sise": 4}}, "kwargs.patch_sise", "takes no option 'patch_sise'"),
     ({"model": "convnext_atto"}, "model", "does not run on 1x28x28 images"),
+    ({"model": "vit_tiny_patch16_224"}, "kwargs", "would drop the last 12 px of each side"),
 ])
 def test_check_input_names_the_field(options, field, says):
     from harness._config import ConfigError

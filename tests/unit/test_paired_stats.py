@@ -103,3 +103,9 @@ def test_p_value_is_not_floored_by_the_number_of_resamples():
     r = paired_bootstrap(y, pairs, auroc_rows, n_boot=200)
     assert r.low > 0 and r.p < 1e-4
     assert holm([r.p] + [0.5] * 40)[0] < 0.05
+
+
+def test_one_resample_is_refused():
+    y, base, _ = _data(n=30)
+    with pytest.raises(ValueError, match="n_boot must be >= 2"):
+        paired_bootstrap(y, [(base, base)], auroc_rows, n_boot=1)

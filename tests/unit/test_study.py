@@ -61,7 +61,7 @@ def test_answers_follow_the_numbers(tmp_path):
     answers = {b.qid: b.text for b in sections["answers"].blocks}
     q1 = answers["answer-q1"]
     # Pneumonia: the planted gain is resolved at both fractions; Breast: nothing to resolve
-    assert "On Pneumonia, 2 of 2 SSL models beat supervised (scratch) with a resolved difference" in q1
+    assert "On Pneumonia, 2 of 2 SSL comparisons (model x fraction) beat supervised (scratch) with a resolved" in q1
     assert "gains resolved at 10 %, 100 %" in q1
     assert "On Breast, no SSL model beats supervised (scratch) by a resolved margin at any fraction" in q1
     assert "Holm" in q1 and "200 resamples" in q1
@@ -128,7 +128,7 @@ def test_a_bad_option_is_exit_2(tmp_path, capsys):
 def test_plain_suites_are_roles_by_name(tmp_path):
     (tmp_path / "le.yaml").write_text(SUITE)
     st = read_study([str(tmp_path / "le.yaml")])
-    assert list(st.suites) == ["le"] and st.name == "le"
+    assert list(st.suites) == ["le"] and st.name == "report-le"
 
 
 def test_rendering_escapes_and_keeps_inline_marks(tmp_path):
@@ -165,3 +165,28 @@ def test_a_damaged_results_file_is_not_taken_for_not_run(tmp_path, capsys):
     assert main(["report", str(tmp_path / "s.yaml"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "results.parquet: cannot read it" in err and "no results yet" not in err
+
+
+def test_validate_and_report_take_relative_paths_of_suites_with_includes(monkeypatch, capsys):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    assert main(["validate", "suites/calibration.yaml", "suites/study.yaml"]) == 0
+    assert read_study(["suites/calibration.yaml"]).name == "report-calibration"  # never the suite's own folder
+
+
+def test_report_never_replaces_a_folder_it_did_not_write(tmp_path, capsys):
+    ctx = _fake_results(tmp_path, gain={"breastmnist": 0.0, "pneumoniamnist": 0.6})  # writes le.yaml + results
+    from harness.execute import write_results
+
+    write_results(tmp_path / "results" / "le", ctx.get("label_efficiency").df, pd.DataFrame())
+    dest = tmp_path / "mine"
+    (dest / "figures").mkdir(parents=True)
+    (dest / "figures" / "keep.png").write_bytes(b"x")
+    assert main(["report", str(tmp_path / "le.yaml"), "--out", str(tmp_path), "--dest", str(dest)]) == 2
+    assert "holds files that `bench report` did not write" in capsys.readouterr().err
+    assert (dest / "figures" / "keep.png").is_file()
+    fresh = tmp_path / "fresh"
+    assert main(["report", str(tmp_path / "le.yaml"), "--out", str(tmp_path), "--dest", str(fresh)]) == 0
+    assert main(["report", str(tmp_path / "le.yaml"), "--out", str(tmp_path), "--dest", str(fresh)]) == 0  # again
+    assert (fresh / "index.html").is_file() and (fresh / ".bench-report").is_file()
