@@ -41,8 +41,8 @@ class RecordingThreshold(ThresholdSelector):
         return 0.5
 
 
-@pytest.fixture
-def cell(tmp_path, synthetic, monkeypatch):
+def _run_recorded(tmp_path, synthetic, monkeypatch, matrix: str):
+    """Run one cell with the recording calibrator and selector and a recording probe fit."""
     import harness._logreg as logreg
 
     for v in CALLS.values():
@@ -57,9 +57,15 @@ def cell(tmp_path, synthetic, monkeypatch):
     monkeypatch.setattr(logreg, "fit_probe", recording_fit)
     synthetic(plugin("recording_doubles", register_calibrators=[("recording", Recording)],
                      register_threshold_selectors=[("recording_thr", RecordingThreshold)]))
-    spec = spec_of(tmp_path, "  regime: [probe]\n  calibrator: [recording]\n  threshold: [recording_thr]")
+    spec = spec_of(tmp_path, matrix + "\n  calibrator: [recording]\n  threshold: [recording_thr]")
     res = run_cell(spec, Store(tmp_path / "cache"), Options())
     assert res.status == "ok", res.reason
+    return res, spec
+
+
+@pytest.fixture
+def cell(tmp_path, synthetic, monkeypatch):
+    res, spec = _run_recorded(tmp_path, synthetic, monkeypatch, "  regime: [probe]")
     from harness.stage import StageContext
     y = StageContext(spec=spec, stage="x", out=tmp_path).y
     return res, y, Store(tmp_path / "cache")
@@ -117,24 +123,7 @@ def test_positive_class_is_the_declared_one(cell):
 
 @pytest.fixture
 def match_cell(tmp_path, synthetic, monkeypatch):
-    import harness._logreg as logreg
-
-    for v in CALLS.values():
-        v.clear()
-    probe_calls = CALLS["probe"] = []
-    real = logreg.fit_probe
-
-    def recording_fit(x_train, y_train, x_val, y_val, *a, **kw):
-        probe_calls.append((len(x_train), np.array(y_val), len(x_val)))
-        return real(x_train, y_train, x_val, y_val, *a, **kw)
-
-    monkeypatch.setattr(logreg, "fit_probe", recording_fit)
-    synthetic(plugin("recording_doubles", register_calibrators=[("recording", Recording)],
-                     register_threshold_selectors=[("recording_thr", RecordingThreshold)]))
-    spec = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]\n  val: [match]\n  calibrator: [recording]\n"
-                             "  threshold: [recording_thr]")
-    res = run_cell(spec, Store(tmp_path / "cache"), Options())
-    assert res.status == "ok", res.reason
+    res, spec = _run_recorded(tmp_path, synthetic, monkeypatch, "  regime: [probe]\n  fraction: [0.5]\n  val: [match]")
     from harness.data import load_splits, positive_labels, val_subset
 
     full = positive_labels(load_splits(spec.dataset, None)["val"].labels, 0)
