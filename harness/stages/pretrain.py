@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,8 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     aug = dev.prepare(augmentation.build(), device)
     module.train()
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad],
-                            lr=settings.lr, weight_decay=settings.weight_decay)
+                            lr=settings.lr, weight_decay=settings.weight_decay,
+                            fused=True if dev.is_cuda(device) else None)
     on_step = getattr(module, "on_step", None)
     gen = torch.Generator().manual_seed(settings.seed)
 
@@ -90,14 +92,14 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     for epoch in bar:
         # a fresh permutation each epoch; with max_images it is also a fresh subset of the split
         order = torch.randperm(n_total, generator=gen)[:n]
-        total = 0.0
+        losses = []  # detached device scalars: read once per epoch, so a GPU never waits on the host per step
         for s in range(steps_per_epoch):
             x = to_unit(data[order[s * bs:(s + 1) * bs].to(device)])
             with torch.no_grad():  # augmentations need no autograd graph
                 v1, v2 = normalize(aug(x)), normalize(aug(x))
             with dev.autocast(device):
                 loss = module(v1, v2).float()
-            if not torch.isfinite(loss):
+            if not dev.is_cuda(device) and not torch.isfinite(loss):
                 raise StageFailed(f"non-finite loss {loss.item()} at epoch {epoch} step {s}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -105,8 +107,12 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
             if on_step is not None:
                 on_step(step, total_steps)
             step += 1
-            total += loss.item()
-        epoch_loss.append(total / steps_per_epoch)
+            losses.append(loss.detach())
+        values = torch.stack(losses).tolist()
+        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+        if bad:  # on CUDA the check runs here, once per epoch
+            raise StageFailed(f"non-finite loss {values[bad[0]]} at epoch {epoch} step {bad[0]}")
+        epoch_loss.append(sum(values) / steps_per_epoch)
         bar.set_postfix(loss=f"{epoch_loss[-1]:.4f}")
     seconds = time.perf_counter() - t0
 

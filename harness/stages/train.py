@@ -114,7 +114,7 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
         groups = [{"params": model.parameters(), "lr": st.lr}]
     else:  # pragma: no cover - the suite validates regimes
         raise ValueError(spec.regime)
-    opt = torch.optim.AdamW(groups, weight_decay=st.weight_decay)
+    opt = torch.optim.AdamW(groups, weight_decay=st.weight_decay, fused=True if dev.is_cuda(device) else None)
     pos_weight = None
     if st.class_weight == "balanced":
         n_pos = float(y_train.sum())
@@ -140,13 +140,18 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
             with dev.autocast(device):
                 out = model(xb)
             loss = loss_fn(out.float().reshape(-1), y_train[idx])
-            if not torch.isfinite(loss):
+            if not dev.is_cuda(device) and not torch.isfinite(loss):
                 from ..errors import StageFailed
                 raise StageFailed(f"non-finite training loss {loss.item()} at epoch {epoch}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())  # read once per epoch: no host sync per step on a GPU
+        losses = torch.stack(losses).tolist()
+        if not all(np.isfinite(losses)):  # on CUDA the check runs here, once per epoch
+            from ..errors import StageFailed
+            raise StageFailed(f"non-finite training loss {next(v for v in losses if not np.isfinite(v))} "
+                              f"at epoch {epoch}")
         val_logits = batched_forward(model, splits["val"].images, device=device).reshape(-1)
         val_loss = float(val_loss_fn(torch.as_tensor(val_logits), torch.as_tensor(y["val"], dtype=torch.float64)))
         val_auroc = float(roc_auc_score(y["val"], val_logits)) if len(np.unique(y["val"])) > 1 else float("nan")
