@@ -30,6 +30,8 @@ def main() -> None:
     p.add_argument("--no-suite", action="store_true")
     p.add_argument("--suite-timeout", type=float, default=None, help="stop the suite run after this many seconds")
     p.add_argument("--log", help="write the suite run's output to this file")
+    p.add_argument("--profile", action="store_true",
+                   help="also split one step into augmentation and model time (SimCLR and supervised)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script, measures nothing useful")
     args = p.parse_args()
 
@@ -60,6 +62,8 @@ def main() -> None:
         return ComponentSpec(kind, n, cls.Config(**o))
 
     pneu = load_splits(comp("datasets", "pneumoniamnist"), args.data_root)
+    if args.profile:
+        profile(pneu["train"].images, device, comp, steps=3 if args.quick else 30)
     images = pneu["train"].images[:512] if args.quick else pneu["train"].images
     # on a GPU the first epoch carries cudnn's autotuning: enough epochs that it does not dominate
     epochs = 1 if args.quick else (10 if device.startswith("cuda") else 3)
@@ -110,7 +114,7 @@ def main() -> None:
         n_cells = len(_load(Path(args.suite)).runs)
         with tempfile.TemporaryDirectory() as tmp:
             log = open(args.log, "w") if args.log else subprocess.DEVNULL
-            t0 = time.perf_counter()
+            t0, start = time.perf_counter(), time.time()
             proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", args.suite, "--data-root",
                                      args.data_root, "--out", tmp, "--cache-dir", str(Path(tmp) / "cache"),
                                      "--no-progress", "--device", device], stdout=log, stderr=subprocess.STDOUT)
@@ -125,12 +129,108 @@ def main() -> None:
             wall = time.perf_counter() - t0
             if args.log:
                 log.close()
+            stage_times = _stage_times(Path(tmp) / "cache", start)
         rows.append((f"`bench run {args.suite}`", f"{wall / 60:.1f} min", status))
 
     print("| job | measured | sizes |")
     print("|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    if not args.no_suite and not (args.quick and args.suite_timeout is None):
+        print("\nWhere the suite's time went (the local executor runs one stage at a time: each finished entry's "
+              "time is the gap since the previous one):\n")
+        print("| stage | entries | seconds | share |")
+        print("|---|---|---|---|")
+        total = sum(t for _, t in stage_times.values()) or 1.0
+        for stage, (n, t) in sorted(stage_times.items(), key=lambda kv: -kv[1][1]):
+            print(f"| {stage} | {n} | {t:.0f} | {t / total:.0%} |")
+
+
+def _stage_times(cache: Path, start: float) -> dict:
+    """{stage: (entries, seconds)} from the cache manifests' creation times."""
+    import json
+
+    entries = sorted((json.loads(m.read_text())["created"], m.parent.parent.parent.name)
+                     for m in cache.glob("*/*/*/manifest.json"))
+    out: dict = {}
+    prev = start
+    for created, stage in entries:
+        n, t = out.get(stage, (0, 0.0))
+        out[stage] = (n + 1, t + max(created - prev, 0.0))
+        prev = created
+    return out
+
+
+def profile(images, device: str, comp, steps: int) -> None:
+    """Milliseconds per step of the augmentation alone, the model step alone and both, side by side.
+
+    SimCLR (xray_ssl, two views, batch 256) and supervised (aug_a, batch 128), ResNet-18 at 28 px. The
+    augmentation runs as the stages run it (kornia, parameters drawn on the host) and, on CUDA, with
+    kornia's parameter sampling moved to the device (``set_rng_device_and_dtype``).
+    """
+    import torch
+    from torch import nn
+
+    from harness import device as dev
+    from harness.tensors import as_uint8_tensor, normalize, to_unit
+
+    def sync():
+        if dev.is_cuda(device):
+            torch.cuda.synchronize()
+
+    def timed(fn):
+        for _ in range(3):
+            fn()
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        sync()
+        return (time.perf_counter() - t0) / steps * 1e3
+
+    data = dev.images(as_uint8_tensor(images[:4096]), device)
+    print("| step | batch | augmentation ms | model ms | both ms | augmentation share |")
+    print("|---|---|---|---|---|---|")
+    for job, bs in (("SimCLR xray_ssl", 256), ("supervised aug_a", 128)):
+        backbone = comp("encoders", "resnet18").build().backbone(1, 28)
+        if job.startswith("SimCLR"):
+            module = dev.prepare(comp("ssl-methods", "simclr").build().build(backbone, backbone.num_features), device)
+            aug_spec, views = comp("augmentations", "xray_ssl"), 2
+        else:
+            module = dev.prepare(nn.Sequential(backbone, nn.Linear(backbone.num_features, 1)), device)
+            aug_spec, views = comp("augmentations", "aug_a"), 1
+        opt = torch.optim.AdamW(module.parameters(), lr=1e-3, fused=True if dev.is_cuda(device) else None)
+        x = to_unit(data[:bs])
+        for rng in (("host", "device") if dev.is_cuda(device) else ("host",)):
+            aug = dev.prepare(aug_spec.build().build(), device)
+            if rng == "device":
+                try:
+                    for m in aug.modules():
+                        if hasattr(m, "set_rng_device_and_dtype"):
+                            m.set_rng_device_and_dtype(torch.device(device), torch.float32)
+                    aug(x)
+                except Exception as e:  # kornia documents generators that fail on the device
+                    print(f"| {job} | {bs} | kornia rng on the device failed: {type(e).__name__}: {e} | | | |")
+                    continue
+
+            def augment():
+                with torch.no_grad():
+                    return [normalize(aug(x)) for _ in range(views)]
+
+            fixed = augment()
+
+            def model_step(v=None):
+                v = fixed if v is None else v
+                with dev.autocast(device):
+                    out = module(*v) if views == 2 else module(v[0])
+                    loss = out.float().mean() if views == 2 else out.float().square().mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+            ta, tm, tb = timed(augment), timed(model_step), timed(lambda: model_step(augment()))
+            print(f"| {job} (kornia rng on the {rng}) | {bs} | {ta:.1f} | {tm:.1f} | {tb:.1f} | {ta / tb:.0%} |")
+    print()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # on a GPU machine whose Python already has torch, timm, scikit-learn, pandas, matplotlib, pluggy and
 # pyyaml; the rest comes as wheels in .whl/ (lightly, kornia, kornia-rs, netcal, medmnist and their
 # missing requirements) and the MedMNIST files in $BENCH_DATA_ROOT. Writes everything under $OUT.
-#   OUT=/some/dir BENCH_DATA_ROOT=/data bash benchmarks/gpu_session.sh [SUITE_TIMEOUT_S]
+#   OUT=/some/dir BENCH_DATA_ROOT=/data [SKIP_SMOKE=1] bash benchmarks/gpu_session.sh [SUITE_TIMEOUT_S]
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
@@ -15,13 +15,13 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || exit
 # the CUDA tests (they skip on a CPU machine) and the device-choice tests
 timeout 120 python3 -m pytest -q -p no:cacheprovider tests/unit/test_device.py tests/unit/test_logreg.py 2>&1 | tail -15 | tee "$OUT/tests.txt"
 # every default stage on the GPU, end to end: the smoke suite with --device cuda
-( time timeout 150 python3 -m harness.cli run suites/smoke.yaml --device cuda --no-progress --out /tmp/smoke ) > "$OUT/smoke.txt" 2>&1
-tail -8 "$OUT/smoke.txt"
-python3 - <<'PY' 2>&1 | tee -a "$OUT/smoke.txt"
+[ "${SKIP_SMOKE:-0}" = 1 ] || ( time timeout 150 python3 -m harness.cli run suites/smoke.yaml --device cuda --no-progress --out /tmp/smoke ) > "$OUT/smoke.txt" 2>&1
+[ "${SKIP_SMOKE:-0}" = 1 ] || { tail -8 "$OUT/smoke.txt"; python3 - <<'PY' 2>&1 | tee -a "$OUT/smoke.txt"
 import glob, json
 specs = glob.glob("/tmp/smoke/**/spec.json", recursive=True)
 print(len(specs), "spec.json;", sorted({(json.load(open(f)).get("device"), json.load(open(f)).get("numerics")) for f in specs}))
 PY
+}
 # throughput of the stages and the label_efficiency suite's wall time (capped)
-timeout $((cap + 200)) python3 benchmarks/gpu.py --data-root "$BENCH_DATA_ROOT" --device cuda \
+timeout $((cap + 200)) python3 benchmarks/gpu.py --data-root "$BENCH_DATA_ROOT" --device cuda --profile \
   --suite-timeout "$cap" --log "$OUT/label_efficiency.log" 2>&1 | tee "$OUT/gpu.md"

@@ -165,12 +165,18 @@ def test_round_trip_through_plain_arrays(tmp_path):
 
 
 def test_cpu_path_never_touches_cuda():
-    import torch
+    # in a fresh interpreter: another test in this process may already have initialised CUDA on a GPU machine
+    import subprocess
+    import sys
 
-    x, y = _data()
-    fit = fit_probe(x, y, x, y, CS, device="cpu")
-    assert fit.coefs.dtype == np.float64 and fit.decision_function(x).dtype == np.float64
-    assert not torch.cuda.is_initialized()
+    code = ("import numpy as np, torch\n"
+            "from harness._logreg import fit_probe\n"
+            "r = np.random.default_rng(0); x = r.normal(size=(60, 5)); y = (x[:, 0] > 0).astype(int)\n"
+            "fit = fit_probe(x, y, x, y, (0.1, 1.0), device='cpu')\n"
+            "assert fit.coefs.dtype == np.float64 and fit.decision_function(x).dtype == np.float64\n"
+            "print(torch.cuda.is_initialized())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_cuda_matches_cpu():
