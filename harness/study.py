@@ -172,7 +172,7 @@ def read_study(paths: list[str]) -> StudyFile:
     for p in paths:
         suite = load_suite(p)
         roles[suite.name] = Path(p)
-    name = "report" if len(roles) > 1 else f"report-{next(iter(roles))}"  # never a suite's own folder
+    name = "report-" + "-".join(roles)  # never a suite's own folder, nor the study's leaderboards/report
     return StudyFile(name=name, title=", ".join(roles), plugin=None, suites=roles, options={})
 
 
