@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--dest", help="output folder (default: OUT/leaderboards/<study name>)")
     rp.add_argument("--data-root")
 
+    ex = sub.add_parser("export", help="write results in another layout (--plan-layout: the study plan's "
+                        "results/weekN/... names for Weeks 1-7)")
+    ex.add_argument("study", nargs="?", default="suites/study.yaml", help="study file (default: suites/study.yaml)")
+    ex.add_argument("--plan-layout", required=True, metavar="DIR", help="folder to write results/weekN/... into")
+    ex.add_argument("--out", default=".", help="where the suites' results/ and leaderboards/ are (default: .)")
+    ex.add_argument("--data-root", help="for week 1's data summary (else $BENCH_DATA_ROOT)")
+
     pl = sub.add_parser("plugins", help="show loaded plugin packages (and broken ones) and what each registered")
     pl.add_argument("--citations", action="store_true", help="print one reference per shipped method")
 
@@ -364,6 +371,22 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .export import clear_dest, export_plan_layout
+    from .suite import resolve_data_root
+
+    try:
+        data_root = resolve_data_root(args.data_root)
+    except UserError:
+        data_root = None  # only week 1's data summary needs it; INDEX.md says it was skipped
+    dest = Path(args.plan_layout)
+    clear_dest(dest)
+    written, skipped = export_plan_layout(args.study, Path(args.out), dest, data_root)
+    print(f"export: {len(written)} files under {dest / 'results'} ({len(skipped)} names not written; "
+          f"see {dest / 'results' / 'INDEX.md'})")
+    return 0
+
+
 def _cmd_plugins(args) -> int:
     from .plugins import get_plugin_manager
 
@@ -431,7 +454,8 @@ def _cmd_cache(args) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "ls": _cmd_ls, "leaderboard": _cmd_leaderboard,
-             "plugins": _cmd_plugins, "cache": _cmd_cache, "report": _cmd_report}
+             "plugins": _cmd_plugins, "cache": _cmd_cache, "report": _cmd_report,
+             "export": _cmd_export}
 
 
 if __name__ == "__main__":  # pragma: no cover

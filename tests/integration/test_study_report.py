@@ -136,3 +136,41 @@ def test_quickstart_notebook_runs_on_the_smoke_results(study, data_root, monkeyp
     assert "smoke_label_efficiency" in text and "cells" in text
     assert "series per dataset: [6, 6]" in text  # supervised, probe on random init, 2 SSL x (probe, finetune)
     assert "threshold chosen on val:" in text and "P(positive)" in text
+
+
+def test_export_plan_layout(study, tmp_path, data_root):
+    """`bench export --plan-layout` on the smoke results: the plan's names, and numbers equal to the results'."""
+    import json
+
+    import pandas as pd
+
+    out, _ = study
+    dest = tmp_path / "handin"
+    proc = bench("export", str(REPO / "suites" / "smoke_study.yaml"), "--plan-layout", str(dest), "--out", str(out),
+                 "--data-root", data_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = dest / "results"
+    df = pd.read_parquet(out / "results" / "smoke_label_efficiency" / "results.parquet")
+    probe = df[(df["ssl"] == "simclr") & (df["regime"] == "probe") & (df["split"] == "test")
+               & (df["metric"] == "auroc") & (df["dataset"] == "breastmnist") & (df["stat"] == "value")]
+    assert len(probe)
+    for fraction, rows in probe.groupby("fraction"):
+        pct = f"{fraction * 100:g}"
+        got = json.loads((res / "week5" / "breastmnist" / "simclr" / f"probe_metrics_{pct}pct.json").read_text())
+        by_seed = rows.groupby("seed")["value"].first()
+        assert got["seeds"] == sorted(int(s) for s in by_seed.index)
+        assert got["metrics"]["auroc"]["per_seed"] == [float(by_seed[s]) for s in got["seeds"]]
+    for ds in ("breastmnist", "pneumoniamnist"):
+        assert json.loads((res / "week1" / ds / "data_summary.json").read_text())["splits"]["test"]["n"] in (156, 624)
+        assert (res / "week4" / ds / "simclr" / "ssl_config.json").is_file()
+        assert "temperature scaling" in (res / "week6" / ds / "P1_temp_scaling_table.md").read_text()
+    index = (res / "INDEX.md").read_text()
+    assert "`results/week5/<dataset>/<name>/probe_metrics_<pct>pct.json`" in index
+    # a second export replaces the first; a folder with someone else's files is refused (exit 2)
+    assert bench("export", str(REPO / "suites" / "smoke_study.yaml"), "--plan-layout", str(dest), "--out",
+                 str(out)).returncode == 0
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    proc = bench("export", str(REPO / "suites" / "smoke_study.yaml"), "--plan-layout", str(tmp_path / "mine"),
+                 "--out", str(out))
+    assert proc.returncode == 2 and "did not write" in proc.stderr
