@@ -98,3 +98,91 @@ def test_probe_trains_on_the_label_subset_only(tmp_path, synthetic):
     subset = json.loads((out / "subset.json").read_text())
     assert subset["n"] == 20 == json.loads((out / "train.json").read_text())["n_train"]
     assert subset["fraction"] == 0.5 and len(subset["indices"]) == 20
+
+
+def test_what_the_probe_persists(probe_run):
+    ctx, feats, out = probe_run
+    probe = json.loads((out / "probe.json").read_text())
+    d = feats["train"].shape[1]
+    assert set(probe) == {"mean", "scale", "coef", "intercept", "c", "val_auroc_by_c", "best_val_auroc",
+                          "newton_steps"}
+    assert len(probe["mean"]) == len(probe["scale"]) == len(probe["coef"]) == d
+    np.testing.assert_allclose(probe["mean"], feats["train"].astype(np.float64).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(probe["scale"], feats["train"].astype(np.float64).std(0), rtol=1e-5)
+    assert len(probe["newton_steps"]) == len(CS) and all(s >= 1 for s in probe["newton_steps"])
+    info = json.loads((out / "train.json").read_text())
+    assert set(info) == {"best_c", "val_auroc_by_c", "best_val_auroc", "n_train", "train_seconds"}
+    assert info["val_auroc_by_c"] == probe["val_auroc_by_c"] and info["best_val_auroc"] == probe["best_val_auroc"]
+    rows = json.loads((out / "rows.json").read_text())
+    assert [(r["split"], r["metric"]) for r in rows] == [("train", "train_seconds"), ("val", "probe_c")]
+    assert rows[0]["value"] == info["train_seconds"] >= 0
+
+
+def test_max_iter_reaches_the_solver(tmp_path, synthetic):
+    import dataclasses
+    import warnings
+
+    spec = spec_of(tmp_path, "  regime: [probe]")
+    spec = spec.replace(probe=dataclasses.replace(spec.settings_for("probe"), cs=CS, max_iter=1))
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = StageContext(spec=spec, stage="probe", out=out, inputs={})
+    ctx.inputs = {"features": FakeEntry(features(ctx.y))}
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        Probe().run(ctx)
+    assert max(json.loads((out / "probe.json").read_text())["newton_steps"]) <= 1
+
+
+def test_val_match_fits_c_on_the_val_subset(tmp_path, synthetic):
+    from sklearn.metrics import roc_auc_score
+
+    spec = spec_of(tmp_path, "  regime: [probe]\n  fraction: [0.5]\n  val: [match]")
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = StageContext(spec=spec, stage="probe", out=out)
+    full_val = features(StageContext(spec=spec.replace(val="full"), stage="x", out=tmp_path).y)
+    idx = ctx.val_index
+    assert idx is not None and len(idx) < len(full_val["val"])
+    ctx.inputs = {"features": FakeEntry(full_val)}  # the features stage embeds the whole val split
+    Probe().run(ctx)
+    pred = dict(np.load(out / "predictions.npz"))
+    assert len(pred["val_logit"]) == len(idx) and len(pred["test_logit"]) == len(full_val["test"])
+    probe = json.loads((out / "probe.json").read_text())
+    np.testing.assert_allclose(pred["val_logit"], probe_logits(probe, full_val["val"][idx]), rtol=1e-9, atol=1e-12)
+    assert roc_auc_score(ctx.y["val"], pred["val_logit"]) == pytest.approx(probe["best_val_auroc"])
+
+
+def test_predictor_and_embedder_rebuild_the_frozen_backbone(tmp_path, synthetic):
+    from harness.stages.features import Features
+
+    spec = spec_of(tmp_path, "  regime: [probe]")
+    fdir = tmp_path / "features"
+    fdir.mkdir()
+    fctx = StageContext(spec=spec, stage="features", out=fdir, inputs={})
+    Features().run(fctx)
+
+    class FeatEntry:
+        def npz(self, name):
+            assert name == "features.npz"
+            return np.load(fdir / "features.npz")
+
+        def file(self, name):
+            assert name == "encoder.safetensors"
+            return fdir / name
+
+    out = tmp_path / "probe"
+    out.mkdir()
+    ctx = StageContext(spec=spec, stage="probe", out=out, inputs={"features": FeatEntry()})
+    Probe().run(ctx)
+
+    class ProbeEntry:
+        def json(self, name):
+            assert name == "probe.json"
+            return json.loads((out / name).read_text())
+
+    images = ctx.splits["test"].images
+    logits = Probe().predictor(spec, ProbeEntry(), {"features": FeatEntry()})(images)
+    np.testing.assert_allclose(logits, np.load(out / "predictions.npz")["test_logit"], rtol=1e-6, atol=1e-8)
+    emb = Probe().embedder(spec, ProbeEntry(), {"features": FeatEntry()})(images)
+    np.testing.assert_allclose(emb, np.load(fdir / "features.npz")["test"], rtol=1e-5, atol=1e-6)
