@@ -198,6 +198,8 @@ class Perturbation(Component):
         import torch
 
         is_numpy = isinstance(images, np.ndarray)
+        if is_numpy and not images.flags.writeable:  # e.g. a loaded .npz: torch warns on read-only memory
+            images = np.array(images)
         t = torch.from_numpy(np.ascontiguousarray(images)) if is_numpy else images
         if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.ndim not in (3, 4):
             raise ValueError(f"images must be uint8 (N, H, W) or (N, C, H, W), got "

@@ -148,7 +148,7 @@ class SSLStudy(Study):
                    self._answer_q1(auroc) + self._answer_val(vp) + method_note),
             Answer("answer-q2", "Q2. How does SSL change calibration and thresholds?", self._answer_q2(ece, cal, ops)),
             Answer("answer-q3", "Q3. How do Breast and Pneumonia differ?",
-                   self._answer_q3(auroc, ece, cal, ops, prevalence)),
+                   self._answer_q3(auroc, ece, cal, ops, prevalence, self._shift_summary(ctx.get("robustness")))),
         ]
         return list(sections.values())
 
@@ -178,11 +178,14 @@ class SSLStudy(Study):
             # val protocol (the same backbone family, selected on the same val images)
             axes = [a for a in reporting.model_axes() if a in cand and a not in ("dataset", "fraction")]
             shared = [a for a in ("encoder", "val") if a in cand]
-            several = {a for a in axes if a not in ("ssl", "regime") and cand[a].astype(str).nunique() > 1}
+            unset = ("-", "", "nan")  # an axis the model does not read (a probe's augmentation)
+            several = {a for a in axes if a not in ("ssl", "regime")
+                       and cand[a].astype(str)[lambda v: ~v.isin(unset)].nunique() > 1}
             for key, g in cand.groupby([_str(cand, a) for a in axes], sort=False):
                 lab = dict(zip(axes, key))
                 ssl, regime = lab["ssl"], lab["regime"]
-                name = method_name(ssl, regime) + "".join(f", {lab[a]}" for a in axes if a in several)
+                name = method_name(ssl, regime) + "".join(f", {lab[a]}" for a in axes
+                                                          if a in several and lab[a] not in unset)
                 ref_m = ref_ds
                 for a in shared:
                     ref_m = ref_m[_str(ref_m, a) == lab[a]]
@@ -471,16 +474,52 @@ class SSLStudy(Study):
         shifted = reporting.select(d, metric="auroc", split="test", calibrated=True, condition=None)
         shifted = shifted[shifted["condition"] != "clean"]
         clean = _test_rows(d, "auroc")
+        has_pert = "perturbation" in shifted
         rows = []
         for ds in shifted["dataset"].astype(str).unique():
             for (ssl, regime, frac), g in shifted[_str(shifted, "dataset") == ds].groupby(
                     [_str(shifted, "ssl"), _str(shifted, "regime"), shifted["fraction"].astype(float)], sort=False):
                 c = clean[(_str(clean, "dataset") == ds) & (_str(clean, "ssl") == ssl) & (_str(clean, "regime") == regime)
                           & (clean["fraction"].astype(float) == frac)]["value"].mean()
+                worst = "-"
+                if has_pert:
+                    by = g.groupby(_str(g, "perturbation"))["value"].mean()  # over severities, seeds, sets
+                    worst = f"{by.idxmin()} ({by.min():.3f})"
                 rows.append([reporting.short_name(ds), method_name(ssl, regime), fraction_text(frac), f"{c:.3f}",
-                             f"{g['value'].mean():.3f}", f"{g['value'].mean() - c:+.3f}"])
-        section.blocks.append(Table(["dataset", "model", "labels", "clean AUROC", "mean shifted AUROC", "Δ"], rows,
-                                    caption="Mean over corruptions and severities"))
+                             f"{g['value'].mean():.3f}", f"{g['value'].mean() - c:+.3f}", worst])
+        section.blocks.append(Table(["dataset", "model", "labels", "clean AUROC", "mean shifted AUROC", "Δ",
+                                     "worst corruption (AUROC)"], rows,
+                                    caption="Mean over every corruption and severity of the suite (MedMNIST-C and "
+                                            "the mild shifts), over seeds"))
+        self._ece_under_shift(section, d)
+        section.blocks += [Figure(f, "Test AUROC vs severity, a panel per corruption: "
+                                  + reporting.short_name(f.stem[len("robustness_"):]))
+                           for f in ss.figures("robustness_*.png")]
+        section.blocks += [Figure(f, "Hard cases under shift (decision flips), clean above corrupted: "
+                                  + reporting.short_name(f.stem[len("hard_cases_"):]))
+                           for f in ss.figures("hard_cases_*.png")]
+
+    def _ece_under_shift(self, section: Section, d: pd.DataFrame) -> None:
+        """Does a calibration fitted on clean val survive the shift? ECE clean vs shifted, raw and calibrated."""
+        e = reporting.select(d, metric="ece", split="test", calibrated=True, condition=None)
+        if e.empty or "calibrator" not in e:
+            return
+        e = e.assign(shifted=e["condition"] != "clean")
+        rows = []
+        cals = list(dict.fromkeys(_str(e, "calibrator")))
+        for ds in dict.fromkeys(_str(e, "dataset")):
+            for (ssl, regime, frac), g in e[_str(e, "dataset") == ds].groupby(
+                    [_str(e, "ssl"), _str(e, "regime"), e["fraction"].astype(float)], sort=False):
+                row = [reporting.short_name(ds), method_name(ssl, regime), fraction_text(frac)]
+                for cal in cals:
+                    gc = g[_str(g, "calibrator") == cal]
+                    cl, sh = gc[~gc["shifted"]]["value"].mean(), gc[gc["shifted"]]["value"].mean()
+                    row.append(f"{cl:.3f} -> {sh:.3f}" if cl == cl and sh == sh else "-")
+                rows.append(row)
+        section.blocks.append(Table(["dataset", "model", "labels"] + [f"ECE clean -> shifted, {reporting.display_name('calibrators', c)}"
+                                                                     for c in cals], rows,
+                                    caption="Test ECE on clean images and averaged over every shifted condition; "
+                                            "each calibrator was fitted on clean val"))
 
     def _representations(self, section: Section, ss) -> None:
         if self._missing(section, "representations"):
@@ -583,7 +622,30 @@ class SSLStudy(Study):
             parts.append(s.strip())
         return " ".join(parts) if parts else "The calibration and operating-point suites have no results yet."
 
-    def _answer_q3(self, auroc, ece, cal, ops, prevalence: dict) -> str:
+    @staticmethod
+    def _shift_summary(ss) -> dict:
+        """{dataset: (smallest AUROC drop, largest, the corruption with the lowest mean AUROC)} under shift."""
+        if ss is None or "condition" not in ss.df:
+            return {}
+        d = ss.df
+        shifted = reporting.select(d, metric="auroc", split="test", calibrated=True, condition=None)
+        shifted = shifted[shifted["condition"] != "clean"]
+        clean = _test_rows(d, "auroc")
+        out = {}
+        for ds in dict.fromkeys(_str(shifted, "dataset")):
+            sd, cd = shifted[_str(shifted, "dataset") == ds], clean[_str(clean, "dataset") == ds]
+            keys = [_str(sd, "ssl"), _str(sd, "regime"), sd["fraction"].astype(float)]
+            drops = []
+            for (ssl, regime, frac), g in sd.groupby(keys, sort=False):
+                c = cd[(_str(cd, "ssl") == ssl) & (_str(cd, "regime") == regime)
+                       & (cd["fraction"].astype(float) == frac)]["value"].mean()
+                drops.append(c - g["value"].mean())
+            worst = sd.groupby(_str(sd, "perturbation"))["value"].mean().idxmin() if "perturbation" in sd else None
+            if drops:
+                out[ds] = (min(drops), max(drops), worst)
+        return out
+
+    def _answer_q3(self, auroc, ece, cal, ops, prevalence: dict, shift: Optional[dict] = None) -> str:
         datasets = list(dict.fromkeys([c.dataset for c in auroc] + list(prevalence)))
         if not datasets:
             return "No dataset has results yet."
@@ -607,6 +669,10 @@ class SSLStudy(Study):
                 if len(g):
                     bits.append(f"calibration fitted on val lowers test ECE in {int((g['delta'] < 0).sum())} of {len(g)} "
                                 "model-calibrator pairs")
+            if shift and ds in shift:
+                lo, hi, worst = shift[ds]
+                bits.append(f"under test-time corruptions its models lose {lo:.3f} to {hi:.3f} AUROC on average"
+                            + (f", most under {worst}" if worst else ""))
             parts.append(bits[0] + " " + "; ".join(bits[1:]) + ".")
         return " ".join(parts)
 
