@@ -319,7 +319,7 @@ class Robustness(Report):
         csv = f"robustness_{slug(ds)}.csv"
         tidy = d.groupby(axes + ["calibrator", "threshold", *SHIFT_COLUMNS, "metric", "calibrated", "stat"],
                          sort=False, dropna=False)["value"].agg(["mean", "std", "size"]).reset_index()
-        write_text(ctx.fig_dir / csv, tidy.to_csv(index=False))
+        write_text(ctx.fig_dir / csv, tidy.to_csv(index=False, float_format="%.6g"))  # 6 digits: a third of the size
         parts.append(f"\nEvery condition's mean, std and number of seeds (value, delta vs clean and its paired "
                      f"bootstrap CI): [{csv}]({reporting.link('figures/' + csv)}).\n")
         return "\n".join(parts) + "\n", means
@@ -353,7 +353,7 @@ class Robustness(Report):
             return ""
         allf = pd.concat(frames, ignore_index=True)
         csv = f"hard_cases_{slug(ds)}.csv"
-        write_text(ctx.fig_dir / csv, allf.drop(columns=["_key", "_run"]).to_csv(index=False))
+        write_text(ctx.fig_dir / csv, allf.drop(columns=["_key", "_run"]).to_csv(index=False, float_format="%.6g"))
         counts = allf.groupby("model", sort=False).size()
         lines = [f"\n### Hard cases under shift\n\nTest images whose decision at the val-chosen threshold "
                  f"(`{selector}`, calibrator `{cal_ref}`) flips between the clean and the corrupted image, per "
