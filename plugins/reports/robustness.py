@@ -317,12 +317,25 @@ class Robustness(Report):
         parts.append(self._hard_cases(ctx, ds, d, cal_ref, selector, ref_key, keys, names, axes))
         # the per-condition numbers behind the tables
         csv = f"robustness_{slug(ds)}.csv"
-        tidy = d.groupby(axes + ["calibrator", "threshold", *SHIFT_COLUMNS, "metric", "calibrated", "stat"],
-                         sort=False, dropna=False)["value"].agg(["mean", "std", "size"]).reset_index()
-        write_text(ctx.fig_dir / csv, tidy.to_csv(index=False, float_format="%.6g"))  # 6 digits: a third of the size
-        parts.append(f"\nEvery condition's mean, std and number of seeds (value, delta vs clean and its paired "
-                     f"bootstrap CI): [{csv}]({reporting.link('figures/' + csv)}).\n")
+        write_text(ctx.fig_dir / csv, self._conditions_csv(d, axes))
+        parts.append(f"\nEvery condition's mean, std and number of seeds of the value, and the mean change from clean "
+                     f"with its paired bootstrap CI: [{csv}]({reporting.link('figures/' + csv)}).\n")
         return "\n".join(parts) + "\n", means
+
+    @staticmethod
+    def _conditions_csv(d: pd.DataFrame, axes: list) -> str:
+        """One row per (model, calibrator, threshold, condition, metric, calibrated): value mean/std and
+        seeds, delta mean and its CI bounds (means over seeds). Columns constant in the file are left out,
+        and numbers keep 6 significant digits: the full run's file is a fraction of the long format's."""
+        cols = [c for c in axes + ["calibrator", "threshold", *SHIFT_COLUMNS, "metric", "calibrated"] if c in d]
+        g = d.groupby(cols + ["stat"], sort=False, dropna=False)["value"].agg(["mean", "std", "size"]).reset_index()
+        out = g[g["stat"] == "value"].drop(columns="stat").rename(
+            columns={"mean": "value_mean", "std": "value_std", "size": "seeds"})
+        for st in ("delta", "delta_ci_low", "delta_ci_high"):
+            part = g[g["stat"] == st][cols + ["mean"]].rename(columns={"mean": f"{st}_mean"})
+            out = out.merge(part, on=cols, how="left")
+        const = [c for c in cols if c not in SHIFT_COLUMNS and c != "metric" and out[c].nunique(dropna=False) == 1]
+        return out.drop(columns=const).to_csv(index=False, float_format="%.6g")
 
     def _hard_cases(self, ctx, ds: str, d: pd.DataFrame, cal_ref: str, selector: str, ref_key, keys, names,
                     axes) -> str:
