@@ -21,14 +21,14 @@ run: install
 
 ## Install, then run every test (unit + integration on the real MedMNIST files).
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=15
 
 ## Install, then run the fast tests only: no real data, no `bench run` subprocesses (under a minute).
 test-unit: install
 	$(VENV)/bin/python -m pytest -q -m "not integration"
 
 ## Regenerate every committed leaderboard from a clean commit (runs what is not cached: hours on a CPU).
-LEADERBOARD_SUITES ?= baselines label_efficiency ssl_ablation calibration operating_points representations robustness
+LEADERBOARD_SUITES ?= baselines label_efficiency ssl_ablation calibration operating_points representations robustness val_protocol
 leaderboards: install
 	@git diff --quiet HEAD -- . ':(exclude)leaderboards' || { echo "leaderboards: commit first; committed leaderboards never record a dirty tree" >&2; exit 2; }
 	for s in $(LEADERBOARD_SUITES); do $(VENV)/bin/bench run suites/$$s.yaml --no-progress || exit $$?; done
