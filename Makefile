@@ -27,11 +27,12 @@ test: install
 test-unit: install
 	$(VENV)/bin/python -m pytest -q -m "not integration"
 
-## Regenerate every committed leaderboard from a clean commit (runs what is not cached: hours on a CPU).
+## Regenerate every committed leaderboard and the study report from a clean commit (runs what is not cached: hours on a CPU).
 LEADERBOARD_SUITES ?= baselines label_efficiency ssl_ablation calibration operating_points representations robustness val_protocol
 leaderboards: install
 	@git diff --quiet HEAD -- . ':(exclude)leaderboards' || { echo "leaderboards: commit first; committed leaderboards never record a dirty tree" >&2; exit 2; }
 	for s in $(LEADERBOARD_SUITES); do $(VENV)/bin/bench run suites/$$s.yaml --no-progress || exit $$?; done
+	$(VENV)/bin/bench report suites/study.yaml
 
 ## Plant each named one-line bug in a copy of the repo and check a fast unit test catches it (~2 min).
 planted-bugs: install
