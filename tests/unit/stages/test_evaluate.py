@@ -213,3 +213,35 @@ def test_the_key_follows_metric_versions(tmp_path, synthetic, add_plugins):
     after = Evaluate().fields(spec)
     assert after["metrics"] != before["metrics"]
     assert {k: v for k, v in after.items() if k != "metrics"} == {k: v for k, v in before.items() if k != "metrics"}
+
+
+def test_ci_uses_the_settings_resamples_and_the_cells_seed(tmp_path, synthetic):
+    from harness.plugins import get_registry
+    from harness.stats import bootstrap_ci
+
+    settings = EvalSettings(bootstrap=50, ci_metrics=("auroc",))
+    ctx, rows, _, cal = evaluate(tmp_path, eval=settings, seed=1)
+    thr = json.loads((ctx.out / "evaluation.json").read_text())["threshold"]
+    m = get_registry("metrics").get("auroc")()
+    lo, hi = bootstrap_ci(ctx.y["test"], cal["test"], lambda a, b: m(a, b, thr), n_boot=50, seed=1)
+    assert (_value(rows, "test", "auroc", True, "ci_low"), _value(rows, "test", "auroc", True, "ci_high")) == (lo, hi)
+    other = bootstrap_ci(ctx.y["test"], cal["test"], lambda a, b: m(a, b, thr), n_boot=50, seed=0)
+    assert other != (lo, hi)  # the seed matters on these data, so the check above pins it
+
+
+def test_a_single_resample_still_writes_ci_rows(tmp_path, synthetic):
+    _, rows, _, _ = evaluate(tmp_path, eval=EvalSettings(bootstrap=1, ci_metrics=("auroc",)))
+    assert {(r["metric"], r["stat"]) for r in rows if r["stat"] != "value"} == {("auroc", "ci_low"),
+                                                                               ("auroc", "ci_high")}
+
+
+def test_the_confusion_figure_names_threshold_and_selector(tmp_path, synthetic, monkeypatch):
+    import harness.figures
+
+    seen = {}
+    monkeypatch.setattr(harness.figures, "confusion_matrix",
+                        lambda cm, labels, path, title=None: seen.update(cm=cm, labels=labels, title=title))
+    ctx, _, _, _ = evaluate(tmp_path)
+    thr = json.loads((ctx.out / "evaluation.json").read_text())["threshold"]
+    assert seen["title"] == f"test @ t={thr:.3f} (youden)"
+    assert seen["labels"] == ["pos (+)", "neg"]

@@ -86,3 +86,35 @@ def test_write_subset_records_fraction_seed_and_indices(tmp_path, synthetic):
 def test_image_geometry(shape, chans, size):
     x = np.zeros(shape, np.uint8)
     assert in_chans(x) == chans and img_size(x) == size
+
+
+def test_random_init_is_seed_zero_and_the_backbone_gets_the_image_size(tmp_path, synthetic, add_plugins):
+    import torch
+    from dataclasses import dataclass
+
+    from harness import Encoder
+
+    from ..synthetic import plugin
+
+    seen = []
+
+    class Recording(Encoder):
+        @dataclass(frozen=True)
+        class Config:
+            pass
+
+        def build(self, in_chans, img_size=None):
+            seen.append((in_chans, img_size))
+            return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_chans * 28 * 28, 3))
+
+    Recording.num_features = 3
+    add_plugins(plugin("recording_encoder_plugin", register_encoders=[("recording", Recording)]))
+    spec = spec_of(tmp_path, "  regime: [probe]").replace(encoder=spec_of(tmp_path, "").encoder.__class__(
+        "encoders", "recording", Recording.Config()))
+    images = np.zeros((4, 28, 28), np.uint8)
+    b = build_backbone(spec, images)
+    assert seen == [(1, 28)]
+    torch.manual_seed(0)
+    ref = Recording(Recording.Config()).build(1, 28)
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(b.state_dict()[k], v)  # random init is torch's seed 0, every time
