@@ -154,13 +154,27 @@ def test_val_match_fits_c_on_the_val_subset(tmp_path, synthetic):
 
 
 def test_predictor_and_embedder_rebuild_the_frozen_backbone(tmp_path, synthetic):
+    import torch
+    from safetensors.torch import save_file
+
     from harness.stages.features import Features
 
     spec = spec_of(tmp_path, "  regime: [probe]")
+    # a "pretrained" encoder whose weights differ from the seeded random init, so that a reload that
+    # ignored the saved encoder would give other features
+    torch.manual_seed(99)
+    pretrained = spec.encoder.build().backbone(1, 28)
+    init = tmp_path / "pretrained.safetensors"
+    save_file({k: v.contiguous() for k, v in pretrained.state_dict().items()}, str(init))
+
+    class Pretrain:
+        def file(self, name):
+            assert name == "encoder.safetensors"
+            return init
+
     fdir = tmp_path / "features"
     fdir.mkdir()
-    fctx = StageContext(spec=spec, stage="features", out=fdir, inputs={})
-    Features().run(fctx)
+    Features().run(StageContext(spec=spec, stage="features", out=fdir, inputs={"pretrain": Pretrain()}))
 
     class FeatEntry:
         def npz(self, name):
@@ -175,6 +189,8 @@ def test_predictor_and_embedder_rebuild_the_frozen_backbone(tmp_path, synthetic)
     out.mkdir()
     ctx = StageContext(spec=spec, stage="probe", out=out, inputs={"features": FeatEntry()})
     Probe().run(ctx)
+    info = json.loads((out / "train.json").read_text())
+    assert 0 <= info["train_seconds"] < 600  # seconds this fit took, not a timestamp
 
     class ProbeEntry:
         def json(self, name):
@@ -182,7 +198,24 @@ def test_predictor_and_embedder_rebuild_the_frozen_backbone(tmp_path, synthetic)
             return json.loads((out / name).read_text())
 
     images = ctx.splits["test"].images
+    # the same forward pass on the same batch as the features stage: equal to the last bit (float32 features)
     logits = Probe().predictor(spec, ProbeEntry(), {"features": FeatEntry()})(images)
-    np.testing.assert_allclose(logits, np.load(out / "predictions.npz")["test_logit"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(logits, np.load(out / "predictions.npz")["test_logit"])
     emb = Probe().embedder(spec, ProbeEntry(), {"features": FeatEntry()})(images)
-    np.testing.assert_allclose(emb, np.load(fdir / "features.npz")["test"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(emb.astype(np.float32), np.load(fdir / "features.npz")["test"])
+    random_init = Features()
+    rdir = tmp_path / "random"
+    rdir.mkdir()
+    random_init.run(StageContext(spec=spec, stage="features", out=rdir, inputs={}))
+    assert not np.allclose(np.load(rdir / "features.npz")["test"], emb)
+
+
+def test_fit_probe_runs_on_the_cpu_by_default():
+    from harness.stages.probe import fit_probe
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    probe, decision = fit_probe(x, y, x, y, (0.1, 1.0))
+    assert probe["c"] in (0.1, 1.0) and decision(x).shape == (40,)
+    np.testing.assert_allclose(probe_logits(probe, x), decision(x), rtol=1e-9, atol=1e-12)
