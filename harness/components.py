@@ -404,6 +404,17 @@ class Study(Component):
     def build(self, ctx: Any) -> list:
         raise NotImplementedError
 
+    def plan_layout(self, roles: list, suites: dict, missing: dict, dest: Any, data_root: Any) -> tuple:
+        """``bench export --plan-layout``: write the results under the plan's own file names in ``dest``.
+
+        ``roles`` are the study file's suite roles, ``suites`` those with results (role ->
+        ``harness.study.StudySuite``), ``missing`` role -> why a suite has none. Returns (relative
+        paths written, [(name, why it was not written)]). A study without a plan layout says so.
+        """
+        from .errors import UserError
+
+        raise UserError(f"study plugin {type(self).__name__} has no plan layout for `bench export --plan-layout`")
+
 
 class Executor(Component):
     """Runs tasks: ``map(fn, items)`` yields ``fn(item)`` for every item, in any order.

@@ -645,6 +645,12 @@ class SSLStudy(Study):
                 out[ds] = (min(drops), max(drops), worst)
         return out
 
+    def plan_layout(self, roles, suites, missing, dest, data_root):
+        """The plan's ``results/weekN/<dataset>/...`` names for Weeks 1-7 (``_plan_layout.PLAN_LAYOUT``)."""
+        from ._plan_layout import write_plan_layout
+
+        return write_plan_layout(roles, suites, missing, dest, data_root)
+
     def _answer_q3(self, auroc, ece, cal, ops, prevalence: dict, shift: Optional[dict] = None) -> str:
         datasets = list(dict.fromkeys([c.dataset for c in auroc] + list(prevalence)))
         if not datasets:

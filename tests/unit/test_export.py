@@ -1,7 +1,7 @@
 """`bench export --plan-layout`: the declared names, the helpers that fill them, and a CLI error path."""
 import pytest
 
-from harness.export import PLAN_LAYOUT, _matches, model_name, pct
+from plugins.studies._plan_layout import PLAN_LAYOUT, _matches, model_name, pct
 
 #: the plan's names, Weeks 1-7 (the first four quoted by the issue that asked for the export)
 EXPECTED = [
@@ -73,3 +73,28 @@ def test_export_without_results_writes_an_index_of_what_is_missing(tmp_path):
     assert main(["export", str(tmp_path / "study.yaml"), "--plan-layout", str(tmp_path / "y"),
                  "--out", str(tmp_path)]) == 2
     assert (tmp_path / "y" / "keep.txt").read_text() == "mine"
+
+
+def test_a_study_plugin_without_a_plan_layout_is_a_clear_error(tmp_path, capsys, add_plugins):
+    from dataclasses import dataclass
+
+    from harness import Study
+    from harness.cli import main
+
+    from .synthetic import plugin
+
+    class Plain(Study):
+        @dataclass(frozen=True)
+        class Config:
+            pass
+
+        def build(self, ctx):
+            return []
+
+    add_plugins(plugin("plain_study_plugin", register_studies=[("plain", Plain)]))
+    (tmp_path / "le.yaml").write_text("name: le\nversion: 1\nmatrix: {dataset: [breastmnist], encoder: [smallcnn], "
+                                      "regime: [all], augmentation: [none]}\n")
+    (tmp_path / "study.yaml").write_text("study:\n  name: s\n  plugin: plain\n  suites: {le: le.yaml}\n")
+    assert main(["export", str(tmp_path / "study.yaml"), "--plan-layout", str(tmp_path / "x"),
+                 "--out", str(tmp_path)]) == 2
+    assert "study plugin Plain has no plan layout" in capsys.readouterr().err
