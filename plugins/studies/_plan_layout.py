@@ -95,15 +95,17 @@ def _metrics(rows: pd.DataFrame, **about) -> dict:
 
 
 def _fmt(vals: pd.Series) -> str:
+    """Mean ± std over seeds (``reporting.fmt``); ``-`` when no seed has a value."""
+    from harness.reporting import fmt
+
     vals = vals.dropna()
-    if not len(vals):
-        return "-"
-    return f"{vals.mean():.3f} ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else f"{vals.mean():.3f}"
+    return fmt(vals.mean(), vals.std(ddof=1) if len(vals) > 1 else float("nan")) if len(vals) else "-"
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+    from harness.reporting import md_table
+
+    return md_table(head, rows) + "\n"
 
 
 def _label(row) -> str:

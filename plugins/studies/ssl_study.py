@@ -62,6 +62,25 @@ class Comparison:
 
 # --- reading cells -----------------------------------------------------------------------------------
 
+def _shifted_auroc(d: pd.DataFrame) -> dict:
+    """{(dataset, ssl, regime, fraction): (clean test AUROC, mean over shifted conditions, the corruption
+    with the lowest mean AUROC or None, its AUROC)}, means over seeds, severities and perturbation sets."""
+    shifted = reporting.select(d, metric="auroc", split="test", calibrated=True, condition=None)
+    shifted = shifted[shifted["condition"] != "clean"]
+    clean = _test_rows(d, "auroc")
+    out = {}
+    keys = [_str(shifted, "dataset"), _str(shifted, "ssl"), _str(shifted, "regime"), shifted["fraction"].astype(float)]
+    for (ds, ssl, regime, frac), g in shifted.groupby(keys, sort=False):
+        c = clean[(_str(clean, "dataset") == ds) & (_str(clean, "ssl") == ssl) & (_str(clean, "regime") == regime)
+                  & (clean["fraction"].astype(float) == frac)]["value"].mean()
+        worst, worst_auroc = None, float("nan")
+        if "perturbation" in g:
+            by = g.groupby(_str(g, "perturbation"))["value"].mean()
+            worst, worst_auroc = by.idxmin(), float(by.min())
+        out[(ds, ssl, regime, float(frac))] = (float(c), float(g["value"].mean()), worst, worst_auroc)
+    return out
+
+
 def _str(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col].astype(str)
 
@@ -471,22 +490,9 @@ class SSLStudy(Study):
         if "condition" not in d or (d["condition"] == "clean").all():
             section.blocks.append(Text("The robustness suite has no shifted conditions in its results."))
             return
-        shifted = reporting.select(d, metric="auroc", split="test", calibrated=True, condition=None)
-        shifted = shifted[shifted["condition"] != "clean"]
-        clean = _test_rows(d, "auroc")
-        has_pert = "perturbation" in shifted
-        rows = []
-        for ds in shifted["dataset"].astype(str).unique():
-            for (ssl, regime, frac), g in shifted[_str(shifted, "dataset") == ds].groupby(
-                    [_str(shifted, "ssl"), _str(shifted, "regime"), shifted["fraction"].astype(float)], sort=False):
-                c = clean[(_str(clean, "dataset") == ds) & (_str(clean, "ssl") == ssl) & (_str(clean, "regime") == regime)
-                          & (clean["fraction"].astype(float) == frac)]["value"].mean()
-                worst = "-"
-                if has_pert:
-                    by = g.groupby(_str(g, "perturbation"))["value"].mean()  # over severities, seeds, sets
-                    worst = f"{by.idxmin()} ({by.min():.3f})"
-                rows.append([reporting.short_name(ds), method_name(ssl, regime), fraction_text(frac), f"{c:.3f}",
-                             f"{g['value'].mean():.3f}", f"{g['value'].mean() - c:+.3f}", worst])
+        rows = [[reporting.short_name(ds), method_name(ssl, regime), fraction_text(frac), f"{c:.3f}", f"{m:.3f}",
+                 f"{m - c:+.3f}", f"{worst} ({worst_auroc:.3f})" if worst else "-"]
+                for (ds, ssl, regime, frac), (c, m, worst, worst_auroc) in _shifted_auroc(d).items()]
         section.blocks.append(Table(["dataset", "model", "labels", "clean AUROC", "mean shifted AUROC", "Δ",
                                      "worst corruption (AUROC)"], rows,
                                     caption="Mean over every corruption and severity of the suite (MedMNIST-C and "
@@ -627,22 +633,16 @@ class SSLStudy(Study):
         """{dataset: (smallest AUROC drop, largest, the corruption with the lowest mean AUROC)} under shift."""
         if ss is None or "condition" not in ss.df:
             return {}
-        d = ss.df
-        shifted = reporting.select(d, metric="auroc", split="test", calibrated=True, condition=None)
-        shifted = shifted[shifted["condition"] != "clean"]
-        clean = _test_rows(d, "auroc")
+        per_model = _shifted_auroc(ss.df)
         out = {}
-        for ds in dict.fromkeys(_str(shifted, "dataset")):
-            sd, cd = shifted[_str(shifted, "dataset") == ds], clean[_str(clean, "dataset") == ds]
-            keys = [_str(sd, "ssl"), _str(sd, "regime"), sd["fraction"].astype(float)]
-            drops = []
-            for (ssl, regime, frac), g in sd.groupby(keys, sort=False):
-                c = cd[(_str(cd, "ssl") == ssl) & (_str(cd, "regime") == regime)
-                       & (cd["fraction"].astype(float) == frac)]["value"].mean()
-                drops.append(c - g["value"].mean())
-            worst = sd.groupby(_str(sd, "perturbation"))["value"].mean().idxmin() if "perturbation" in sd else None
-            if drops:
-                out[ds] = (min(drops), max(drops), worst)
+        for ds in dict.fromkeys(k[0] for k in per_model):
+            drops = [c - m for k, (c, m, _, _) in per_model.items() if k[0] == ds]
+            shifted = reporting.select(ss.df, metric="auroc", split="test", calibrated=True, condition=None,
+                                       dataset=ds)
+            shifted = shifted[shifted["condition"] != "clean"]
+            worst = (shifted.groupby(_str(shifted, "perturbation"))["value"].mean().idxmin()
+                     if "perturbation" in shifted else None)
+            out[ds] = (min(drops), max(drops), worst)
         return out
 
     def plan_layout(self, roles, suites, missing, dest, data_root):

@@ -98,3 +98,13 @@ def test_a_study_plugin_without_a_plan_layout_is_a_clear_error(tmp_path, capsys,
     assert main(["export", str(tmp_path / "study.yaml"), "--plan-layout", str(tmp_path / "x"),
                  "--out", str(tmp_path)]) == 2
     assert "study plugin Plain has no plan layout" in capsys.readouterr().err
+
+
+def test_the_built_in_study_writes_the_plan_layout(tmp_path):
+    from harness import Study, get_registry
+
+    cls = get_registry("studies").get("ssl_study")
+    assert cls.plan_layout is not Study.plan_layout
+    written, skipped = cls(cls.Config()).plan_layout([], {}, {}, tmp_path, None)
+    assert written == [] and len(skipped) == len(PLAN_LAYOUT)
+    assert (tmp_path / "results" / "INDEX.md").is_file()
