@@ -32,6 +32,8 @@ def export_plan_layout(study_path: str, out: Path, dest: Path, data_root: Option
 def clear_dest(dest: Path) -> None:
     """Refuse a folder that holds anything but an earlier export (never delete a user's files)."""
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"{dest} is a file; `bench export --plan-layout` needs a folder (new or empty)")
     if dest.exists() and any(dest.iterdir()):
         if not (dest / "results" / "INDEX.md").is_file():
             raise UserError(f"{dest} holds files that `bench export` did not write; give an empty or new folder")

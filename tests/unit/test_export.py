@@ -73,6 +73,10 @@ def test_export_without_results_writes_an_index_of_what_is_missing(tmp_path):
     assert main(["export", str(tmp_path / "study.yaml"), "--plan-layout", str(tmp_path / "y"),
                  "--out", str(tmp_path)]) == 2
     assert (tmp_path / "y" / "keep.txt").read_text() == "mine"
+    (tmp_path / "z.txt").write_text("mine")
+    assert main(["export", str(tmp_path / "study.yaml"), "--plan-layout", str(tmp_path / "z.txt"),
+                 "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "z.txt").read_text() == "mine"
 
 
 def test_a_study_plugin_without_a_plan_layout_is_a_clear_error(tmp_path, capsys, add_plugins):
