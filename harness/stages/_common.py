@@ -1,9 +1,12 @@
 """Helpers shared by the core's stages."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import StageFailed
 
 
 def save_predictions(out_dir: Path, logits: dict[str, np.ndarray]) -> None:
@@ -26,3 +29,29 @@ def in_chans(images: np.ndarray) -> int:
 def img_size(images: np.ndarray) -> int:
     """The height of uint8 (N, H, W[, C]) images (MedMNIST's are square)."""
     return int(images.shape[1])
+
+
+def check_loss(loss, device: str, epoch: int, step: int, what: str = "loss") -> None:
+    """On the CPU, fail at once on a non-finite step loss (before its update).
+
+    On CUDA this would cost a host sync per step, so there the check waits for ``epoch_losses``.
+    """
+    from .. import device as dev
+
+    if not dev.is_cuda(device) and not math.isfinite(loss.item()):
+        raise StageFailed(f"non-finite {what} {loss.item()} at epoch {epoch} step {step}")
+
+
+def epoch_losses(losses: list, epoch: int, what: str = "loss") -> list[float]:
+    """One epoch's detached per-step loss tensors as floats, read in one host sync.
+
+    Raises:
+        StageFailed: naming the first non-finite value and its step (a GPU run's check happens here).
+    """
+    import torch
+
+    values = torch.stack(losses).tolist()
+    for step, v in enumerate(values):
+        if not math.isfinite(v):
+            raise StageFailed(f"non-finite {what} {v} at epoch {epoch} step {step}")
+    return values

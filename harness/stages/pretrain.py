@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from ..hookspecs import hookimpl
 from ..settings import PretrainSettings
 from ..stage import Stage
 from ..tensors import as_uint8_tensor, normalize, set_threads, to_unit
+from ._common import check_loss, epoch_losses
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -99,8 +99,7 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
                 v1, v2 = normalize(aug(x)), normalize(aug(x))
             with dev.autocast(device):
                 loss = module(v1, v2).float()
-            if not dev.is_cuda(device) and not torch.isfinite(loss):
-                raise StageFailed(f"non-finite loss {loss.item()} at epoch {epoch} step {s}")
+            check_loss(loss, device, epoch, s)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -108,10 +107,7 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
                 on_step(step, total_steps)
             step += 1
             losses.append(loss.detach())
-        values = torch.stack(losses).tolist()
-        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
-        if bad:  # on CUDA the check runs here, once per epoch
-            raise StageFailed(f"non-finite loss {values[bad[0]]} at epoch {epoch} step {bad[0]}")
+        values = epoch_losses(losses, epoch)
         epoch_loss.append(sum(values) / steps_per_epoch)
         bar.set_postfix(loss=f"{epoch_loss[-1]:.4f}")
     seconds = time.perf_counter() - t0

@@ -12,7 +12,7 @@ from ..hookspecs import hookimpl
 from ..settings import TrainSettings
 from ..stage import ROWS, Stage, row
 from ..tensors import as_uint8_tensor, batched_forward, normalize, set_threads, to_unit
-from ._common import img_size, in_chans, save_predictions, write_subset
+from ._common import check_loss, epoch_losses, img_size, in_chans, save_predictions, write_subset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -133,25 +133,19 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
         if spec.regime == "head":
             backbone.eval()  # frozen: keep BatchNorm statistics fixed as well
         losses = []
-        for idx in _batches(len(x_train), st.batch_size, st.min_steps_per_epoch, gen):
+        for step, idx in enumerate(_batches(len(x_train), st.batch_size, st.min_steps_per_epoch, gen)):
             idx = idx.to(device)
             with torch.no_grad():
                 xb = normalize(aug(to_unit(x_train[idx])))
             with dev.autocast(device):
                 out = model(xb)
             loss = loss_fn(out.float().reshape(-1), y_train[idx])
-            if not dev.is_cuda(device) and not torch.isfinite(loss):
-                from ..errors import StageFailed
-                raise StageFailed(f"non-finite training loss {loss.item()} at epoch {epoch}")
+            check_loss(loss, device, epoch, step, "training loss")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(loss.detach())  # read once per epoch: no host sync per step on a GPU
-        losses = torch.stack(losses).tolist()
-        if not all(np.isfinite(losses)):  # on CUDA the check runs here, once per epoch
-            from ..errors import StageFailed
-            raise StageFailed(f"non-finite training loss {next(v for v in losses if not np.isfinite(v))} "
-                              f"at epoch {epoch}")
+        losses = epoch_losses(losses, epoch, "training loss")
         val_logits = batched_forward(model, splits["val"].images, device=device).reshape(-1)
         val_loss = float(val_loss_fn(torch.as_tensor(val_logits), torch.as_tensor(y["val"], dtype=torch.float64)))
         val_auroc = float(roc_auc_score(y["val"], val_logits)) if len(np.unique(y["val"])) > 1 else float("nan")

@@ -111,3 +111,215 @@ def test_load_encoder_weights_is_strict(tmp_path):
     _run(tmp_path)
     with pytest.raises(RuntimeError):
         load_encoder_weights(SmallCNN(SmallCNN.Config(width=8)).build(1), tmp_path / "encoder.safetensors")
+
+
+class ScriptedSSL(FakeSSL):
+    """FakeSSL whose k-th loss gets ``offsets[k]`` added (a constant: the gradients stay finite)."""
+
+    def __init__(self, offsets=()):
+        super().__init__()
+        self.offsets = list(offsets)
+        self.losses = []
+
+    def build(self, backbone, num_features):
+        module = super().build(backbone, num_features)
+        outer, forward = self, module.forward
+
+        def scripted(v1, v2):
+            k = len(outer.losses)
+            loss = forward(v1, v2) + (outer.offsets[k] if k < len(outer.offsets) else 0.0)
+            outer.losses.append(float(loss.detach()))
+            return loss
+
+        module.forward = scripted
+        return module
+
+
+def test_a_non_finite_step_fails_before_its_update_and_names_the_step(tmp_path):
+    method = ScriptedSSL([0.0, float("nan"), float("inf")])
+    with pytest.raises(StageFailed, match=r"^non-finite loss nan at epoch 1 step 1$"):
+        _run(tmp_path, method=method, images=np.zeros((32, 28, 28), np.uint8))
+    assert method.calls == [(0, 8)]  # step 0 was applied; the NaN step never reached the optimiser
+
+
+def test_epoch_losses_reads_floats_and_names_the_first_bad_step():
+    from harness.stages._common import epoch_losses
+
+    assert epoch_losses([torch.tensor(1.5), torch.tensor(0.5)], 3) == [1.5, 0.5]
+    with pytest.raises(StageFailed, match=r"^non-finite training loss inf at epoch 4 step 1$"):
+        epoch_losses([torch.tensor(1.0), torch.tensor(float("inf")), torch.tensor(float("nan"))], 4, "training loss")
+
+
+def test_check_loss_checks_each_step_on_the_cpu_only():
+    from harness.stages._common import check_loss
+
+    check_loss(torch.tensor(2.0), "cpu", 1, 0)
+    with pytest.raises(StageFailed, match=r"^non-finite loss -inf at epoch 2 step 5$"):
+        check_loss(torch.tensor(float("-inf")), "cpu", 2, 5)
+    check_loss(torch.tensor(float("nan")), "cuda", 1, 0)  # deferred to epoch_losses: no host sync per step
+
+
+def test_two_images_are_enough(tmp_path):
+    method = FakeSSL()
+    _run(tmp_path, method=method, images=np.zeros((2, 28, 28), np.uint8))
+    assert len(method.calls) == 2  # one batch of 2 per epoch
+
+
+def test_artifacts_record_what_ran(tmp_path, monkeypatch):
+    """ssl_config.json, loss.json, head.safetensors and the loss figure, key by key."""
+    import dataclasses
+    import time
+
+    import harness.figures
+
+    drawn = []
+    monkeypatch.setattr(harness.figures, "loss_curves", lambda series, path: drawn.append((series, path)))
+    method = ScriptedSSL()
+    encoder = SmallCNN(SmallCNN.Config(width=4))
+    settings = PretrainSettings(epochs=3, batch_size=8, max_images=24, seed=5)
+    images = np.random.default_rng(0).integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    t0 = time.perf_counter()
+    result = run_pretrain(method=method, encoder=encoder, augmentation=BasicAugmentation(), images=images,
+                          settings=settings, out_dir=tmp_path, progress=False)
+    elapsed = time.perf_counter() - t0
+
+    loss_text = (tmp_path / "loss.json").read_text()
+    assert json.loads(loss_text) == result
+    assert loss_text == json.dumps(result, indent=2) + "\n"
+    assert sorted(result) == ["epoch_loss", "images_per_second", "seconds"]
+    # 24 of 30 images per epoch, batch 8: 3 steps per epoch; each epoch's value is its steps' mean
+    assert len(method.losses) == 9
+    assert result["epoch_loss"] == pytest.approx([np.mean(method.losses[i:i + 3]) for i in (0, 3, 6)], rel=1e-6)
+    assert 0 < result["seconds"] <= elapsed
+    assert result["images_per_second"] == pytest.approx(9 * 8 / result["seconds"])
+
+    cfg_text = (tmp_path / "ssl_config.json").read_text()
+    cfg = json.loads(cfg_text)
+    assert cfg_text == json.dumps(cfg, indent=2) + "\n"
+    assert cfg == {
+        "method": {"class": f"{__name__}:ScriptedSSL", "config": {}},
+        "encoder": {"class": "plugins.encoders.smallcnn:SmallCNN", "config": dataclasses.asdict(encoder.config)},
+        "augmentation": {"class": "plugins.augmentations.basic:BasicAugmentation",
+                         "config": dataclasses.asdict(BasicAugmentation().config)},
+        "settings": dataclasses.asdict(settings),
+        "in_chans": 1, "image_size": [28, 28], "num_features": SmallCNN(SmallCNN.Config(width=4)).build(1).num_features,
+        "n_images": 30, "steps_per_epoch": 3}
+
+    head = load_file(str(tmp_path / "head.safetensors"))
+    assert sorted(head) == ["proj.bias", "proj.weight"]  # everything but the backbone
+    encoder_state = load_file(str(tmp_path / "encoder.safetensors"))
+    assert encoder_state and not any(k.startswith("proj.") for k in encoder_state)
+
+    [(series, path)] = drawn
+    assert path == tmp_path / "ssl_loss_curve.png"
+    assert series == {"ScriptedSSL / SmallCNN / BasicAugmentation": {"loss": result["epoch_loss"]}}
+
+
+def test_seeds_numpy_and_the_batch_order(tmp_path):
+    """np.random is seeded (for plugins that draw from it), and the seed picks each epoch's batches."""
+    import torch.nn as nn
+
+    class Recording(nn.Module):
+        def __init__(self, log):
+            super().__init__()
+            self.log = log
+
+        def forward(self, x):
+            self.log.append((np.random.random(), float(x.sum())))
+            return x
+
+    class RecordingAug(NoAugmentation):
+        def build(self):
+            return Recording(self.log)
+
+    images = (np.arange(16 * 28 * 28, dtype=np.int64).reshape(16, 28, 28) % 251).astype(np.uint8)
+
+    def run(seed, name):
+        aug = RecordingAug()
+        aug.log = []
+        (tmp_path / name).mkdir()
+        _run(tmp_path / name, images=images, augmentation=aug, seed=seed, epochs=2, batch_size=4)
+        return aug.log
+
+    a, b, c = run(3, "a"), run(3, "b"), run(4, "c")
+    assert a == b
+    assert a[0][0] == np.random.RandomState(3).random_sample()
+    assert [s for _, s in a] != [s for _, s in c]  # another seed, other batches
+    # each epoch is a fresh permutation: the first batch of epoch 2 is not that of epoch 1 again
+    assert a[0][1] != a[8][1]
+    # the order comes from its own generator seeded with the seed, not from the global stream the model's
+    # init draws from (so an encoder with another init keeps the same batches)
+    perm = torch.randperm(16, generator=torch.Generator().manual_seed(3))
+    assert a[0][1] == pytest.approx(images[perm[:4].numpy()].sum() / 255, rel=1e-5)
+
+
+def test_the_backbone_is_told_the_image_size(tmp_path):
+    seen = []
+
+    class Sized(SmallCNN):
+        def build(self, in_chans, img_size=None):
+            seen.append((in_chans, img_size))
+            return super().build(in_chans)
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    run_pretrain(method=FakeSSL(), encoder=Sized(SmallCNN.Config(width=4)), augmentation=NoAugmentation(),
+                 images=images, settings=PretrainSettings(epochs=1, batch_size=4), out_dir=tmp_path, progress=False)
+    assert seen == [(3, 32)]
+
+
+def test_every_step_sees_a_full_batch(tmp_path):
+    sizes = []
+
+    class Sizes(FakeSSL):
+        def build(self, backbone, num_features):
+            module = super().build(backbone, num_features)
+            forward = module.forward
+            module.forward = lambda v1, v2: (sizes.append((len(v1), len(v2))), forward(v1, v2))[1]
+            return module
+
+    _run(tmp_path, method=Sizes(), images=np.zeros((30, 28, 28), np.uint8), epochs=2, batch_size=8)
+    assert sizes == [(8, 8)] * 6  # 30 // 8 = 3 steps per epoch, the 6 left over dropped
+
+
+def test_load_encoder_weights_refuses_a_missing_key(tmp_path):
+    from safetensors.torch import save_file
+
+    _run(tmp_path)
+    state = load_file(str(tmp_path / "encoder.safetensors"))
+    state.pop(sorted(state)[0])
+    save_file(state, str(tmp_path / "partial.safetensors"))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_encoder_weights(SmallCNN(SmallCNN.Config(width=4)).build(1), tmp_path / "partial.safetensors")
+
+
+def test_the_stage_pretrains_on_the_train_split_of_the_cell(tmp_path, synthetic):
+    """Pretrain.run in process: the cell's method, encoder, augmentation and settings, train images only."""
+    from harness.stage import StageContext
+    from harness.stages.pretrain import Pretrain
+
+    from .synthetic import N, spec_of
+
+    spec = spec_of(tmp_path, "  ssl: [simclr]\n  regime: [probe]")
+    assert Pretrain().applies(spec)
+    assert not Pretrain().applies(spec_of(tmp_path, "  regime: [probe]"))  # no SSL method: no pretraining
+    out = tmp_path / "out"
+    out.mkdir()
+    Pretrain().run(StageContext(spec=spec, stage="pretrain", out=out, progress=False))
+    assert sorted(p.name for p in out.iterdir()) == sorted(Pretrain.artifacts)
+    cfg = json.loads((out / "ssl_config.json").read_text())
+    assert cfg["n_images"] == N["train"]
+    assert cfg["method"]["class"] == "plugins.ssl_methods.simclr:SimCLR"
+    assert cfg["encoder"]["config"]["width"] == 4
+    assert cfg["augmentation"]["class"] == f"{type(spec.ssl_augmentation.build()).__module__}:" \
+                                           f"{type(spec.ssl_augmentation.build()).__qualname__}"
+    assert cfg["settings"] == {**cfg["settings"], "epochs": 1, "batch_size": 16}  # the suite's pretrain: block
+    assert cfg["steps_per_epoch"] == N["train"] // 16
+
+
+def test_weight_decay_reaches_the_optimiser(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    _run(a, weight_decay=1e-4)
+    _run(b, weight_decay=1e-2)  # AdamW's own default: a dropped setting would make the two equal
+    wa, wb = (load_file(str(d / "encoder.safetensors")) for d in (a, b))
+    assert not all(torch.equal(wa[k], wb[k]) for k in wa)
