@@ -12,12 +12,8 @@ pytestmark = pytest.mark.integration  # real MedMNIST files (conftest also marks
 
 
 @pytest.fixture(scope="module")
-def le(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("le")
-    proc = bench("run", str(REPO / "suites" / "smoke_label_efficiency.yaml"), "--data-root", data_root,
-                 "--out", str(out), "--no-progress")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+def le(smoke_runs):
+    return smoke_runs.out("smoke_label_efficiency")  # a private copy of the session's one run
 
 
 def test_every_regime_produces_results(le):
@@ -84,7 +80,7 @@ eval: {bootstrap: 0}
     assert set(df.ssl) == {"none"}
 
 
-def test_calibration_and_operating_point_reports(le, data_root):
+def test_calibration_and_operating_point_reports(le, data_root, smoke_runs):
     """smoke_calibration reuses smoke_label_efficiency's models: only calibrators and selectors are new."""
     cache = le / ".bench_cache"
     trained = {p.name for s in ("pretrain", "train", "features", "probe") for p in (cache / s).glob("??/*")}
@@ -92,6 +88,7 @@ def test_calibration_and_operating_point_reports(le, data_root):
                  "--out", str(le), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {p.name for s in ("pretrain", "train", "features", "probe") for p in (cache / s).glob("??/*")} == trained
+    smoke_runs.publish(le, "smoke_label_efficiency", "smoke_calibration")
 
     lb = le / "leaderboards" / "smoke_calibration"
     figs = lb / "figures"

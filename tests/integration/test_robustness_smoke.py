@@ -17,11 +17,9 @@ def _entries(cache: Path, stages=MODEL_STAGES) -> set:
 
 
 @pytest.fixture(scope="module")
-def rob(tmp_path_factory, data_root):
-    out = tmp_path_factory.mktemp("rob")
+def rob(smoke_runs, data_root):
+    out = smoke_runs.out("smoke_label_efficiency")
     args = ("--data-root", data_root, "--out", str(out), "--no-progress")
-    proc = bench("run", str(REPO / "suites" / "smoke_label_efficiency.yaml"), *args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
     before = _entries(out / ".bench_cache")
     proc = bench("run", str(REPO / "suites" / "smoke_robustness.yaml"), *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -29,6 +27,7 @@ def rob(tmp_path_factory, data_root):
     parts = _entries(out / ".bench_cache", ("robustness.part",))
     again = bench("run", str(REPO / "suites" / "smoke_robustness.yaml"), *args)
     assert again.returncode == 0, again.stderr[-3000:]
+    smoke_runs.publish(out, "smoke_label_efficiency", "smoke_robustness")
     return {"out": out, "before": before, "after": after, "parts": parts, "rerun": again.stdout,
             "parts_after_rerun": _entries(out / ".bench_cache", ("robustness.part",))}
 

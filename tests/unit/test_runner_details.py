@@ -1,0 +1,217 @@
+"""The runner's less travelled paths, in process on the synthetic dataset: damaged cache entries,
+errors that are the machine's and not the stage's, tasks, run folder names and contents, versions."""
+import errno
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.errors import UserError
+from harness.runner import (Options, StageTask, cell_graph, plan_tasks, plugin_versions, run_cell, run_id,
+                            stage_task, versions, write_run_dir)
+from harness.stages.train import Train
+from harness.store import Store
+
+from .synthetic import spec_of
+
+
+def _values(rows):
+    """Rows without durations (which differ between two computations of the same entry)."""
+    return sorted((r["split"], r["metric"], str(r.get("calibrated")), r.get("stat", ""), r["value"]) for r in rows
+                  if not r["metric"].endswith("seconds"))
+
+
+@pytest.fixture
+def cell(tmp_path, synthetic):
+    spec = spec_of(tmp_path)
+    store = Store(tmp_path / "cache")
+    first = run_cell(spec, store, Options())
+    assert first.status == "ok"
+    return spec, store, first
+
+
+def _artifact(store, stage, key, name):
+    return store.path(stage, key) / name
+
+
+def test_a_truncated_entry_is_moved_aside_and_recomputed(cell):
+    spec, store, first = cell
+    p = _artifact(store, "train", first.keys["train"], "predictions.npz")
+    p.write_bytes(p.read_bytes()[:100])
+    again = run_cell(spec, store, Options())
+    assert again.status == "ok" and again.computed == ["train"]  # calibrate and evaluate keep their entries
+    assert _values(again.rows) == _values(first.rows)
+    [event] = store.events
+    assert event.startswith(f"corrupt cache entry moved aside and recomputed: stage train, key {first.keys['train'][:12]}")
+    assert len(list((store.root / "train" / "corrupt").iterdir())) == 1
+
+
+def test_a_damaged_rows_file_is_found_when_read_and_recomputed(cell):
+    spec, store, first = cell
+    p = _artifact(store, "evaluate", first.keys["evaluate"], "rows.json")
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 1  # same size: only the digest, checked when read, catches it
+    p.write_bytes(bytes(data))
+    again = run_cell(spec, store, Options())
+    assert again.status == "ok" and again.computed == ["evaluate"]
+    assert _values(again.rows) == _values(first.rows)
+    assert [e.split(",")[0] for e in store.events] == ["corrupt cache entry moved aside and recomputed: stage evaluate"]
+
+
+def test_a_damaged_upstream_artifact_read_by_a_computing_stage_is_recomputed_first(cell):
+    import shutil
+
+    spec, store, first = cell
+    for stage in ("calibrate", "evaluate"):
+        shutil.rmtree(store.path(stage, first.keys[stage]))
+    p = _artifact(store, "train", first.keys["train"], "predictions.npz")
+    data = bytearray(p.read_bytes())
+    data[-10] ^= 1
+    p.write_bytes(bytes(data))
+    again = run_cell(spec, store, Options())
+    assert again.status == "ok"
+    assert again.computed == ["train", "calibrate", "evaluate"]
+    assert _values(again.rows) == _values(first.rows)
+    assert any("stage train" in e for e in store.events)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_the_machines_os_errors_stop_the_run_and_are_not_cached(tmp_path, synthetic, monkeypatch, code):
+    def full(self, ctx):
+        raise OSError(code, "no")
+
+    monkeypatch.setattr(Train, "run", full)
+    spec = spec_of(tmp_path)
+    store = Store(tmp_path / "cache")
+    with pytest.raises(OSError) as info:
+        run_cell(spec, store, Options())
+    assert info.value.errno == code
+    assert store.failed("train", cell_graph(spec)["train"].key) is None  # a rerun on a fixed machine computes it
+
+
+def test_other_os_errors_fail_the_stage(tmp_path, synthetic, monkeypatch):
+    def missing(self, ctx):
+        raise FileNotFoundError(errno.ENOENT, "gone", "x.npz")
+
+    monkeypatch.setattr(Train, "run", missing)
+    spec = spec_of(tmp_path)
+    store = Store(tmp_path / "cache")
+    res = run_cell(spec, store, Options())
+    assert res.status == "failed" and res.reason == "train: FileNotFoundError: [Errno 2] gone: 'x.npz'"
+    assert store.failed("train", res.keys["train"]) == "FileNotFoundError: [Errno 2] gone: 'x.npz'"
+
+
+@pytest.mark.parametrize("exc", [UserError("bad setting"), KeyboardInterrupt(), SystemExit(3)])
+def test_user_errors_and_interrupts_pass_through_uncached(tmp_path, synthetic, monkeypatch, exc):
+    def raise_(self, ctx):
+        raise exc
+
+    monkeypatch.setattr(Train, "run", raise_)
+    spec = spec_of(tmp_path)
+    store = Store(tmp_path / "cache")
+    with pytest.raises(type(exc)):
+        run_cell(spec, store, Options())
+    key = cell_graph(spec)["train"].key
+    assert store.failed("train", key) is None and not store.has("train", key)
+
+
+def test_stage_task_computes_the_entry_and_what_it_reads(tmp_path, synthetic):
+    spec = spec_of(tmp_path)
+    root = str(tmp_path / "cache")
+    res = stage_task(StageTask(spec, "calibrate", root, Options()))
+    nodes = cell_graph(spec)
+    assert res.ok and res.reason == "" and res.stage == "calibrate" and res.key == nodes["calibrate"].key
+    assert res.computed == ("train", "calibrate") and res.events == ()
+    assert 0 < res.seconds < 600
+    store = Store(root)
+    assert store.has("train", nodes["train"].key) and not store.has("evaluate", nodes["evaluate"].key)
+    assert plan_tasks([spec], store) and [s for _, s in plan_tasks([spec], store)[0]] == ["evaluate"]
+    again = stage_task(StageTask(spec, "calibrate", root, Options()))
+    assert again.ok and again.computed == ()
+
+
+def test_stage_task_reports_a_failure_and_the_events(tmp_path, synthetic, monkeypatch):
+    monkeypatch.setattr(Train, "run", lambda self, ctx: (_ for _ in ()).throw(ValueError("nope")))
+    spec = spec_of(tmp_path)
+    res = stage_task(StageTask(spec, "evaluate", str(tmp_path / "cache"), Options()))
+    assert not res.ok and res.reason == "train: ValueError: nope" and res.computed == ()
+    assert res.key == cell_graph(spec)["evaluate"].key
+
+
+def test_run_ids_name_the_set_axes_and_hash_the_keys(tmp_path, synthetic):
+    spec = spec_of(tmp_path)
+    rid = run_id(spec)
+    assert re.fullmatch(r"synthetic-smallcnn_width4-all-f1-s0-[0-9a-f]{8}", rid), rid
+    assert run_id(spec_of(tmp_path)) == rid  # stable
+    other = run_id(spec.replace(seed=3))
+    assert other.startswith("synthetic-smallcnn_width4-all-f1-s3-") and other[-8:] != rid[-8:]
+    assert "-f0.05-" in run_id(spec.replace(fraction=0.05))
+    ssl = run_id(spec_of(tmp_path, "  ssl: [simclr]\n  regime: [probe]"))
+    assert ssl.startswith("synthetic-smallcnn_width4-ssl-simclr-probe-f1-s0-")
+    val = run_id(spec_of(tmp_path, "  val: [match]"))
+    assert val.startswith("synthetic-smallcnn_width4-all-f1-s0-val-match-")
+    assert "full" not in rid  # the default protocol is left out of the name
+
+
+def test_run_ids_are_safe_folder_names(tmp_path, synthetic):
+    spec = spec_of(tmp_path, "  calibrator: [{name: histogram_binning, bins: 7}]\n  threshold: [{name: target_tpr, target: 0.85}]")
+    rid = run_id(spec)
+    assert re.fullmatch(r"[A-Za-z0-9._+-]+", rid), rid
+    # "histogram_binning(bins=7)" and "target_tpr(target=0.85)" without brackets or "="
+    assert rid.startswith("synthetic-smallcnn_width4-all-f1-s0-cal-histogram_binning_bins7-thr-target_tpr_target0.85-")
+
+
+def test_write_run_dir_exports_artifacts_and_records_the_run(cell, tmp_path):
+    spec, store, res = cell
+    d = write_run_dir(res, store, tmp_path / "runs", Options())
+    assert d == tmp_path / "runs" / run_id(spec)
+    meta = json.loads((d / "spec.json").read_text())
+    assert meta["stage_keys"] == res.keys and meta["device"] == "cpu" and meta["numerics"] == "fp32"
+    assert meta["labels"] == json.loads(json.dumps(spec.labels())) and meta["spec"]["seed"] == 0
+    assert meta["versions"]["numpy"] == np.__version__
+    assert meta["plugins"]["encoder"]["name"] == "smallcnn"
+    assert meta["stage_info"]["train"]["n_train"] == 40  # each stage's info file (train.json)
+    for artifact, dest in Train.exports.items():
+        assert (d / dest).read_bytes() == (store.path("train", res.keys["train"]) / artifact).read_bytes()
+    assert (d / "figures" / "learning_curves.png").is_file()
+    metrics = pd.read_csv(d / "metrics.csv")
+    assert len(metrics) == len(res.rows) and set(metrics.metric) == {r["metric"] for r in res.rows}
+
+
+def test_a_current_run_dir_is_left_alone_and_a_stale_or_damaged_one_rewritten(cell, tmp_path):
+    spec, store, res = cell
+    d = write_run_dir(res, store, tmp_path / "runs", Options())
+    (d / "metrics.csv").unlink()
+    write_run_dir(res, store, tmp_path / "runs", Options())
+    assert not (d / "metrics.csv").exists()  # same stage keys: nothing is copied again
+    (d / "spec.json").write_text("{not json")
+    write_run_dir(res, store, tmp_path / "runs", Options())
+    assert (d / "metrics.csv").is_file() and json.loads((d / "spec.json").read_text())["stage_keys"] == res.keys
+    (d / "metrics.csv").unlink()
+    meta = json.loads((d / "spec.json").read_text())
+    meta["stage_keys"]["train"] = "0" * 64
+    (d / "spec.json").write_text(json.dumps(meta))
+    write_run_dir(res, store, tmp_path / "runs", Options())
+    assert (d / "metrics.csv").is_file()
+
+
+def test_versions_name_the_libraries_that_change_results():
+    import torch
+
+    v = versions()
+    assert list(v)[:2] == ["medmnist-ssl-bench", "numpy"]
+    assert v["torch"] == torch.__version__.split("+")[0] or v["torch"] == torch.__version__
+    assert {"scikit-learn", "timm", "lightly", "netcal"} <= set(v)
+    assert "ray" not in v and "pytest" not in v  # extras are not requirements of a result
+    assert "?" not in v.values()
+
+
+def test_plugin_versions_name_each_components_plugin(tmp_path, synthetic):
+    info = plugin_versions(spec_of(tmp_path))
+    assert info["encoder"] == {"name": "smallcnn", "plugin": "plugins.encoders.smallcnn",
+                               "distribution": "medmnist-ssl-bench", "version": versions()["medmnist-ssl-bench"]}
+    assert info["dataset"] == {"name": "synthetic", "plugin": "synthetic_dataset_plugin", "distribution": "?",
+                               "version": "?"}
+    assert "fraction" not in info and "seed" not in info
