@@ -316,6 +316,33 @@ def test_the_stage_pretrains_on_the_train_split_of_the_cell(tmp_path, synthetic)
     assert cfg["steps_per_epoch"] == N["train"] // 16
 
 
+def test_fused_adamw_is_for_cuda_only(tmp_path, monkeypatch):
+    seen = []
+
+    class AdamW(torch.optim.AdamW):
+        def __init__(self, params, **kw):
+            seen.append(kw)
+            super().__init__(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "AdamW", AdamW)
+    _run(tmp_path)
+    assert [kw.get("fused") for kw in seen] == [None]
+
+
+def test_the_stage_passes_progress_and_device(tmp_path, synthetic, monkeypatch):
+    import harness.stages.pretrain as pretrain_mod
+    from harness.stage import StageContext
+    from harness.stages.pretrain import Pretrain
+
+    from .synthetic import spec_of
+
+    seen = {}
+    monkeypatch.setattr(pretrain_mod, "run_pretrain", lambda **kw: seen.update(kw))
+    spec = spec_of(tmp_path, "  ssl: [simclr]\n  regime: [probe]")
+    Pretrain().run(StageContext(spec=spec, stage="pretrain", out=tmp_path, progress=True, device="cuda:1"))
+    assert seen["progress"] is True and seen["device"] == "cuda:1" and seen["out_dir"] == tmp_path
+
+
 def test_weight_decay_reaches_the_optimiser(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()

@@ -250,3 +250,55 @@ def test_predictor_and_embedder_reload_the_trained_model(tmp_path, synthetic):
     np.testing.assert_allclose(head.reshape(-1), logits, rtol=1e-4, atol=1e-5)
     fresh = train_mod.batched_forward(build_model(spec, 1)[0], images)
     assert not np.allclose(fresh, emb)
+
+
+def test_the_stage_passes_the_cells_subset_weights_progress_and_device(tmp_path, synthetic, monkeypatch):
+    """Train.run: the label subset drawn with the cell's seed, the pretrained encoder when the cell
+    has one, and the run's progress and device settings."""
+    from harness.data import label_subset
+
+    seen = {}
+    monkeypatch.setattr(train_mod, "run_train", lambda **kw: seen.update(kw))
+
+    class Pretrained:
+        def file(self, name):
+            assert name == "encoder.safetensors"
+            return tmp_path / "enc.safetensors"
+
+    spec = _spec(tmp_path, "finetune").replace(fraction=0.5, seed=3)
+    ctx = StageContext(spec=spec, stage="train", out=tmp_path, inputs={"pretrain": Pretrained()}, progress=True,
+                       device="cuda:1")
+    Train().run(ctx)
+    expected = label_subset(ctx.y["train"], 0.5, 3)
+    np.testing.assert_array_equal(seen["subset"], expected)
+    assert not np.array_equal(expected, label_subset(ctx.y["train"], 0.5, 0))
+    assert json.loads((tmp_path / "subset.json").read_text())["indices"] == expected.tolist()
+    assert seen["init_weights"] == tmp_path / "enc.safetensors"
+    assert seen["progress"] is True and seen["device"] == "cuda:1"
+    Train().run(StageContext(spec=_spec(tmp_path), stage="train", out=tmp_path))
+    assert seen["init_weights"] is None and seen["progress"] is False and seen["device"] == "cpu"
+
+
+def test_the_reloads_are_strict_and_built_for_the_image_size(tmp_path, synthetic, monkeypatch):
+    from plugins.encoders.smallcnn import SmallCNN
+
+    spec = _spec(tmp_path, epochs=1)
+    out, _ = _run(tmp_path, spec)
+    images = StageContext(spec=spec, stage="train", out=tmp_path).splits["test"].images
+    seen = []
+    real = SmallCNN.build
+
+    def build(self, in_chans, img_size=None):
+        seen.append(img_size)
+        return real(self, in_chans)
+
+    monkeypatch.setattr(SmallCNN, "build", build)
+    Train().predictor(spec, ModelEntry(out / "model.safetensors"), {})(images)
+    Train().embedder(spec, ModelEntry(out / "model.safetensors"), {})(images)
+    assert seen == [28, 28]
+    state = load_file(str(out / "model.safetensors"))
+    state["extra.weight"] = torch.zeros(1)
+    save_file(state, str(tmp_path / "extra.safetensors"))
+    for reload in (Train().predictor, Train().embedder):
+        with pytest.raises(RuntimeError, match="Unexpected key"):
+            reload(spec, ModelEntry(tmp_path / "extra.safetensors"), {})(images)
