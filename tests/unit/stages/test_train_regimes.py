@@ -126,7 +126,7 @@ def test_all_regime_moves_the_backbone(tmp_path, synthetic):
     assert not all(torch.equal(saved[k], start[k]) for k in start if k.startswith("0.") and k.endswith("weight"))
 
 
-@pytest.mark.parametrize("n_pos, n_neg", [(3, 9), (10, 4)])
+@pytest.mark.parametrize("n_pos, n_neg", [(3, 9), (10, 4), (1, 5)])
 def test_balanced_class_weight_is_negatives_over_positives(tmp_path, synthetic, monkeypatch, n_pos, n_neg):
     rec = Recorder(monkeypatch)
     spec = _spec(tmp_path, class_weight="balanced", epochs=1)
@@ -302,3 +302,43 @@ def test_the_reloads_are_strict_and_built_for_the_image_size(tmp_path, synthetic
     for reload in (Train().predictor, Train().embedder):
         with pytest.raises(RuntimeError, match="Unexpected key"):
             reload(spec, ModelEntry(tmp_path / "extra.safetensors"), {})(images)
+
+
+def test_a_frozen_backbone_gets_no_gradients(tmp_path, synthetic, monkeypatch):
+    built = []
+    real = train_mod.build_model
+    monkeypatch.setattr(train_mod, "build_model", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+    _run(tmp_path, _spec(tmp_path, "head", epochs=1))
+    [model] = built
+    assert all(p.grad is None and not p.requires_grad for p in model[0].parameters())
+    assert all(p.grad is not None for p in model[1].parameters())
+
+
+def test_batches_come_from_a_generator_seeded_with_the_cells_seed(tmp_path, synthetic, monkeypatch):
+    gens = []
+    real = train_mod._batches
+    monkeypatch.setattr(train_mod, "_batches", lambda n, bs, m, gen: gens.append(gen) or real(n, bs, m, gen))
+    _run(tmp_path, _spec(tmp_path, epochs=2).replace(seed=7))
+    assert len(gens) == 2 and gens[0] is gens[1]  # one stream across epochs: each epoch a new order
+    assert isinstance(gens[0], torch.Generator) and gens[0].initial_seed() == 7
+
+
+def test_a_val_split_with_one_class_has_no_auroc_and_the_val_loss_decides(tmp_path, synthetic):
+    spec = _spec(tmp_path, epochs=3, lr=0.05)
+    y = dict(StageContext(spec=spec, stage="train", out=tmp_path).y)
+    y["val"] = np.ones_like(y["val"])
+    out, info = _run(tmp_path, spec, y=y)
+    history = json.loads((out / "history.json").read_text())
+    assert all(np.isnan(history["val_auroc"])) or history["val_auroc"] == [None] * 3
+    assert info["best_epoch"] == int(np.argmin(history["val_loss"])) + 1
+
+
+def test_the_val_loss_is_the_unweighted_bce_of_the_val_logits(tmp_path, synthetic):
+    spec = _spec(tmp_path, epochs=1, class_weight="balanced")
+    out, info = _run(tmp_path, spec)
+    history = json.loads((out / "history.json").read_text())
+    pred = np.load(out / "predictions.npz")
+    y = StageContext(spec=spec, stage="train", out=tmp_path).y["val"]
+    p = 1 / (1 + np.exp(-pred["val_logit"].astype(np.float64)))
+    bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert history["val_loss"] == [pytest.approx(bce, rel=1e-5)]
