@@ -178,6 +178,7 @@ def test_write_run_dir_exports_artifacts_and_records_the_run(cell, tmp_path):
     assert (d / "figures" / "learning_curves.png").is_file()
     metrics = pd.read_csv(d / "metrics.csv")
     assert len(metrics) == len(res.rows) and set(metrics.metric) == {r["metric"] for r in res.rows}
+    assert list(metrics.columns) == list(res.rows[0])  # the rows' own columns, no index column
 
 
 def test_a_current_run_dir_is_left_alone_and_a_stale_or_damaged_one_rewritten(cell, tmp_path):
@@ -215,3 +216,34 @@ def test_plugin_versions_name_each_components_plugin(tmp_path, synthetic):
     assert info["dataset"] == {"name": "synthetic", "plugin": "synthetic_dataset_plugin", "distribution": "?",
                                "version": "?"}
     assert "fraction" not in info and "seed" not in info
+
+
+def test_a_stage_error_names_the_stage_and_the_reason():
+    from harness.runner import StageError
+
+    e = StageError("train", "RuntimeError: boom")
+    assert str(e) == "train: RuntimeError: boom" and (e.stage, e.reason) == ("train", "RuntimeError: boom")
+
+
+def test_a_plugin_stage_can_export_into_nested_folders(tmp_path, synthetic):
+    from harness import ROWS, Stage, row
+
+    from .synthetic import plugin
+
+    class Deep(Stage):
+        upstream = ("calibrate",)
+        optional = True
+        artifacts = ("stats.json", ROWS)
+        exports = {"stats.json": "deep/er/stats.json"}
+
+        def run(self, ctx):
+            ctx.write_json("stats.json", {"n": 1})
+            ctx.write_json(ROWS, [row("test", "n_deep", 1.0)])
+
+    synthetic(plugin("deep_stage_plugin", register_stages=[("deep_stats", Deep)]))
+    spec = spec_of(tmp_path, "stages: [deep_stats]")
+    store = Store(tmp_path / "cache")
+    res = run_cell(spec, store, Options())
+    assert res.status == "ok" and "deep_stats" in res.keys
+    d = write_run_dir(res, store, tmp_path / "runs", Options())
+    assert json.loads((d / "deep" / "er" / "stats.json").read_text()) == {"n": 1}
