@@ -136,8 +136,32 @@ def test_stage_task_reports_a_failure_and_the_events(tmp_path, synthetic, monkey
     monkeypatch.setattr(Train, "run", lambda self, ctx: (_ for _ in ()).throw(ValueError("nope")))
     spec = spec_of(tmp_path)
     res = stage_task(StageTask(spec, "evaluate", str(tmp_path / "cache"), Options()))
-    assert not res.ok and res.reason == "train: ValueError: nope" and res.computed == ()
-    assert res.key == cell_graph(spec)["evaluate"].key
+    assert res.ok is False and res.stage == "evaluate" and res.reason == "train: ValueError: nope"
+    assert res.computed == () and res.key == cell_graph(spec)["evaluate"].key and 0 < res.seconds < 600
+
+
+def test_stage_task_reports_the_stores_events(cell):
+    """What the store noticed (a damaged entry moved aside) travels back with the task, ok or not."""
+    spec, store, first = cell
+    p = _artifact(store, "evaluate", first.keys["evaluate"], "rows.json")
+    p.write_bytes(p.read_bytes()[:100])
+    res = stage_task(StageTask(spec, "evaluate", str(store.root), Options()))
+    assert res.ok and res.computed == ("evaluate",)
+    assert len(res.events) == 1
+    assert res.events[0].startswith("corrupt cache entry moved aside and recomputed: stage evaluate")
+
+
+def test_plan_tasks_leaves_out_an_upstream_entry_no_missing_result_needs(tmp_path, synthetic):
+    """A probe cell whose result entries are cached plans nothing, though its features entry is gone."""
+    import shutil
+
+    spec = spec_of(tmp_path, "  regime: [probe]")
+    store = Store(tmp_path / "cache")
+    res = run_cell(spec, store, Options())
+    shutil.rmtree(store.path("features", res.keys["features"]))
+    assert plan_tasks([spec], store) == []
+    shutil.rmtree(store.path("probe", res.keys["probe"]))  # now the probe needs the features again
+    assert [[s for _, s in lvl] for lvl in plan_tasks([spec], store)] == [["features"], ["probe"]]
 
 
 def test_run_ids_name_the_set_axes_and_hash_the_keys(tmp_path, synthetic):
@@ -172,6 +196,7 @@ def test_write_run_dir_exports_artifacts_and_records_the_run(cell, tmp_path):
     assert meta["labels"] == json.loads(json.dumps(spec.labels())) and meta["spec"]["seed"] == 0
     assert meta["versions"]["numpy"] == np.__version__
     assert meta["plugins"]["encoder"]["name"] == "smallcnn"
+    assert meta["names"] == spec.names()
     assert meta["stage_info"]["train"]["n_train"] == 40  # each stage's info file (train.json)
     for artifact, dest in Train.exports.items():
         assert (d / dest).read_bytes() == (store.path("train", res.keys["train"]) / artifact).read_bytes()
@@ -247,3 +272,35 @@ def test_a_plugin_stage_can_export_into_nested_folders(tmp_path, synthetic):
     assert res.status == "ok" and "deep_stats" in res.keys
     d = write_run_dir(res, store, tmp_path / "runs", Options())
     assert json.loads((d / "deep" / "er" / "stats.json").read_text()) == {"n": 1}
+
+
+def test_the_run_dir_records_the_devices_numerics(cell, tmp_path):
+    _, store, res = cell
+    d = write_run_dir(res, store, tmp_path / "runs", Options(device="cuda:1"))  # recorded, not used here
+    meta = json.loads((d / "spec.json").read_text())
+    assert meta["device"] == "cuda:1" and meta["numerics"] == "bf16 autocast, channels_last"
+
+
+def test_run_ids_flatten_labels_with_several_options_and_slashes(tmp_path, synthetic):
+    from dataclasses import dataclass
+
+    from harness import Calibrator
+
+    from .synthetic import plugin
+
+    class Tagged(Calibrator):
+        @dataclass(frozen=True)
+        class Config:
+            tag: str = ""
+            k: int = 1
+
+        def fit(self, probs, labels):
+            return self
+
+        def transform(self, probs):
+            return probs
+
+    synthetic(plugin("tagged_calibrator_plugin", register_calibrators=[("tagged", Tagged)]))
+    spec = spec_of(tmp_path, "  calibrator: [{name: tagged, tag: a/b, k: 2}]")
+    rid = run_id(spec)
+    assert "-cal-tagged_taga_b_k2-" in rid, rid  # "tagged(tag=a/b,k=2)": brackets, "=", "/" and "," flattened
