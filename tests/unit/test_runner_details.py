@@ -45,6 +45,7 @@ def test_a_truncated_entry_is_moved_aside_and_recomputed(cell):
     assert _values(again.rows) == _values(first.rows)
     [event] = store.events
     assert event.startswith(f"corrupt cache entry moved aside and recomputed: stage train, key {first.keys['train'][:12]}")
+    assert "size 100 bytes, recorded" in event
     assert len(list((store.root / "train" / "corrupt").iterdir())) == 1
 
 
@@ -58,6 +59,7 @@ def test_a_damaged_rows_file_is_found_when_read_and_recomputed(cell):
     assert again.status == "ok" and again.computed == ["evaluate"]
     assert _values(again.rows) == _values(first.rows)
     assert [e.split(",")[0] for e in store.events] == ["corrupt cache entry moved aside and recomputed: stage evaluate"]
+    assert "content differs from its recorded SHA-256" in store.events[0]  # the reason travels into the event
 
 
 def test_a_damaged_upstream_artifact_read_by_a_computing_stage_is_recomputed_first(cell):
@@ -304,3 +306,60 @@ def test_run_ids_flatten_labels_with_several_options_and_slashes(tmp_path, synth
     spec = spec_of(tmp_path, "  calibrator: [{name: tagged, tag: a/b, k: 2}]")
     rid = run_id(spec)
     assert "-cal-tagged_taga_b_k2-" in rid, rid  # "tagged(tag=a/b,k=2)": brackets, "=", "/" and "," flattened
+
+
+def test_a_cells_rows_come_from_every_result_stage_with_labels_and_names(cell):
+    spec, store, res = cell
+    metrics = {r["metric"] for r in res.rows}
+    assert {"best_epoch", "train_seconds"} <= metrics and "auroc" in metrics  # train's rows and evaluate's
+    assert all(r["dataset"] == "synthetic" and r["encoder_name"] == "smallcnn" for r in res.rows)
+    assert not any("ssl_augmentation_name" in r for r in res.rows)  # an axis the cell does not read: no name
+    assert isinstance(res.seconds, float) and 0 < res.seconds < 600
+
+
+class _Seen:
+    ctx = []
+
+
+def _recording_stage(write=("out.json",)):
+    from harness import ROWS, Stage, row
+
+    class Recording(Stage):
+        upstream = ("calibrate",)
+        optional = True
+        artifacts = ("out.json", ROWS)
+
+        def run(self, ctx):
+            _Seen.ctx.append(ctx)
+            for name in write:
+                ctx.write_json(name, {})
+            ctx.write_json(ROWS, [row("test", "n_recorded", 1.0)])
+
+    return Recording
+
+
+def test_a_stage_gets_the_runs_options_and_store(tmp_path, synthetic):
+    from .synthetic import plugin
+
+    _Seen.ctx.clear()
+    synthetic(plugin("recording_stage_plugin", register_stages=[("recording", _recording_stage())]))
+    spec = spec_of(tmp_path, "stages: [recording]")
+    store = Store(tmp_path / "cache")
+    res = run_cell(spec, store, Options(data_root="/data/here", progress=True, device="cpu"))
+    assert res.status == "ok"
+    [ctx] = _Seen.ctx
+    assert (ctx.data_root, ctx.progress, ctx.device, ctx.store, ctx.stage) == ("/data/here", True, "cpu", store,
+                                                                               "recording")
+    assert sorted(ctx.inputs) == ["calibrate"]
+
+
+def test_a_stage_that_leaves_out_a_declared_artifact_fails(tmp_path, synthetic):
+    from .synthetic import plugin
+
+    synthetic(plugin("lazy_stage_plugin", register_stages=[("lazy", _recording_stage(write=()))]))
+    spec = spec_of(tmp_path, "stages: [lazy]")
+    store = Store(tmp_path / "cache")
+    res = run_cell(spec, store, Options())
+    assert res.status == "failed" and res.failed_stage == "lazy"
+    assert "did not write its declared artifact(s): out.json" in res.reason
+    assert not store.has("lazy", res.keys["lazy"])
