@@ -146,6 +146,8 @@ def test_epoch_losses_reads_floats_and_names_the_first_bad_step():
     from harness.stages._common import epoch_losses
 
     assert epoch_losses([torch.tensor(1.5), torch.tensor(0.5)], 3) == [1.5, 0.5]
+    with pytest.raises(StageFailed, match=r"^non-finite loss nan at epoch 1 step 0$"):  # the default name
+        epoch_losses([torch.tensor(float("nan"))], 1)
     with pytest.raises(StageFailed, match=r"^non-finite training loss inf at epoch 4 step 1$"):
         epoch_losses([torch.tensor(1.0), torch.tensor(float("inf")), torch.tensor(float("nan"))], 4, "training loss")
 

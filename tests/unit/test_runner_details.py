@@ -363,3 +363,22 @@ def test_a_stage_that_leaves_out_a_declared_artifact_fails(tmp_path, synthetic):
     assert res.status == "failed" and res.failed_stage == "lazy"
     assert "did not write its declared artifact(s): out.json" in res.reason
     assert not store.has("lazy", res.keys["lazy"])
+
+
+def test_a_stage_key_hashes_the_stage_name_and_version(tmp_path, synthetic):
+    """Two stages that read the same and sit on the same upstream still get their own entries, and a
+    stage's version bump gives new keys (its old entries are never read as the new version's)."""
+    from harness.runner import cell_graph
+
+    from .synthetic import plugin
+
+    a, b = _recording_stage(), _recording_stage()
+    synthetic(plugin("twin_stages_plugin", register_stages=[("twin_a", a), ("twin_b", b)]))
+    spec = spec_of(tmp_path, "stages: [twin_a, twin_b]")
+    nodes = cell_graph(spec)
+    assert nodes["twin_a"].upstream == nodes["twin_b"].upstream and nodes["twin_a"].key != nodes["twin_b"].key
+    key = nodes["twin_a"].key
+    a.version = 2
+    from harness.runner import _FIELDS, _GRAPHS, _KEYS
+    _GRAPHS.clear(), _KEYS.clear(), _FIELDS.clear()
+    assert cell_graph(spec_of(tmp_path, "stages: [twin_a, twin_b]"))["twin_a"].key != key
