@@ -19,9 +19,11 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/bench run suites/label_efficiency.yaml
 
-## Install, then run every test (unit + integration on the real MedMNIST files).
+## Install, then run every test: the fast unit set, then the integration set on the real MedMNIST files
+## (two sessions, so each prints its own time; the integration tests share their smoke runs).
 test: install
-	$(VENV)/bin/python -m pytest -q --durations=15
+	$(VENV)/bin/python -m pytest -q -m "not integration" --durations=5
+	$(VENV)/bin/python -m pytest -q -m integration --durations=15
 
 ## Install, then run the fast tests only: no real data, no `bench run` subprocesses (under a minute).
 test-unit: install
