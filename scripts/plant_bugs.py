@@ -42,8 +42,8 @@ BUGS = [
         "harness/stages/pretrain.py", 'reads = ("dataset", "encoder", "ssl", "ssl_augmentation")',
         'reads = ("dataset", "encoder", "ssl")', (KEYS,)),
     Bug("train_key_augmentation", "the train key forgets the training augmentation",
-        "harness/stages/train.py", 'reads = ("dataset", "encoder", "regime", "augmentation", "fraction", "seed")',
-        'reads = ("dataset", "encoder", "regime", "fraction", "seed")', (KEYS,)),
+        "harness/stages/train.py", 'reads = ("dataset", "encoder", "regime", "augmentation", "fraction", "seed", "val")',
+        'reads = ("dataset", "encoder", "regime", "fraction", "seed", "val")', (KEYS,)),
     Bug("probe_key_settings", "the probe key forgets the probe settings (Cs, max_iter)",
         "harness/stages/probe.py", 'settings_key = "probe"', "settings_key = None",
         (KEYS, "tests/unit/stages/test_probe.py")),
@@ -67,7 +67,9 @@ BUGS = [
         "harness/data.py", "(np.asarray(labels) == positive_label)", "(np.asarray(labels) == 1)",
         ("tests/unit/test_subset.py", VAL_ONLY)),
     Bug("positive_label_forced_in_stage", "the stages' y uses label 1 as positive, not the dataset's class",
-        "harness/stage.py", "pos = self.spec.dataset.build().positive_label", "pos = 1", (VAL_ONLY, TRAIN)),
+        "harness/stage.py",
+        "pos = self.spec.dataset.build().positive_label\n        return {s: positive_labels(v.labels, pos)",
+        "pos = 1\n        return {s: positive_labels(v.labels, pos)", (VAL_ONLY, TRAIN)),
 ]
 
 IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "mutants", ".bench_cache", "*.egg-info",
