@@ -76,7 +76,8 @@ def test_a_damaged_upstream_artifact_read_by_a_computing_stage_is_recomputed_fir
     assert again.status == "ok"
     assert again.computed == ["train", "calibrate", "evaluate"]
     assert _values(again.rows) == _values(first.rows)
-    assert any("stage train" in e for e in store.events)
+    [event] = [e for e in store.events if "stage train" in e]
+    assert "content differs from its recorded SHA-256" in event  # the reason the read gave travels along
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
@@ -382,3 +383,93 @@ def test_a_stage_key_hashes_the_stage_name_and_version(tmp_path, synthetic):
     from harness.runner import _FIELDS, _GRAPHS, _KEYS
     _GRAPHS.clear(), _KEYS.clear(), _FIELDS.clear()
     assert cell_graph(spec_of(tmp_path, "stages: [twin_a, twin_b]"))["twin_a"].key != key
+
+
+def test_a_walker_waiting_on_a_lock_takes_the_entry_the_holder_finished(cell, monkeypatch):
+    """Another process computes an entry while this walker waits for its lock: the walker returns that
+    entry when the lock is freed, and computes nothing itself (the re-check after the wait)."""
+    import shutil
+    import threading
+    import time
+
+    import harness.store as store_mod
+    from harness.runner import Walker
+    from harness.stages.evaluate import Evaluate
+
+    spec, store, first = cell
+    key = first.keys["evaluate"]
+    final = store.path("evaluate", key)
+    aside = final.parent / "finished-elsewhere"
+    shutil.move(final, aside)  # the entry is missing when the walker looks...
+    monkeypatch.setattr(Evaluate, "run", lambda self, ctx: (_ for _ in ()).throw(AssertionError("recomputed")))
+
+    waiting = threading.Event()
+
+    class _Time:  # the lock's poll loop sleeps: that is the walker waiting
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(s):
+            waiting.set()
+            time.sleep(0.01)
+
+    monkeypatch.setattr(store_mod, "time", _Time())
+    walker = Walker(store, Options())
+    got = {}
+    with store.lock("evaluate", key):  # ...because another owner holds its lock and is computing it
+        t = threading.Thread(target=lambda: got.update(entry=walker.ensure(spec, cell_graph(spec), "evaluate")))
+        t.start()
+        assert waiting.wait(30), "the walker never waited for the lock"
+        shutil.move(aside, final)  # the owner's finished entry lands, then the owner lets go
+    t.join(30)
+    assert not t.is_alive()
+    entry = got["entry"]
+    assert (entry.store, entry.stage, entry.key, entry.path) == (store, "evaluate", key, final)
+    assert walker.computed == [] and entry.json("rows.json")
+
+
+def test_a_declared_optional_artifact_may_be_left_out(tmp_path, synthetic):
+    from .synthetic import plugin
+
+    stage = _recording_stage()
+    stage.artifacts = ("out.json", "maybe.json", "rows.json")
+    stage.optional_artifacts = ("maybe.json",)
+    synthetic(plugin("optional_artifact_plugin", register_stages=[("optional_out", stage)]))
+    spec = spec_of(tmp_path, "stages: [optional_out]")
+    store = Store(tmp_path / "cache")
+    res = run_cell(spec, store, Options())
+    assert res.status == "ok", res.reason
+    assert store.has("optional_out", res.keys["optional_out"])
+    assert not (store.path("optional_out", res.keys["optional_out"]) / "maybe.json").exists()
+
+
+def test_a_stage_gets_the_runs_device(tmp_path, synthetic):
+    """The device reaches the stage's context. Only the recording stage computes on the second run
+    (train and calibrate are cached: the device is not in their keys), so no CUDA is needed."""
+    import shutil
+
+    from .synthetic import plugin
+
+    _Seen.ctx.clear()
+    synthetic(plugin("device_stage_plugin", register_stages=[("recording_dev", _recording_stage())]))
+    spec = spec_of(tmp_path, "stages: [recording_dev]")
+    store = Store(tmp_path / "cache")
+    first = run_cell(spec, store, Options())
+    assert first.status == "ok" and _Seen.ctx[-1].device == "cpu"
+    shutil.rmtree(store.path("recording_dev", first.keys["recording_dev"]))
+    again = run_cell(spec, store, Options(device="cuda:3"))
+    assert again.status == "ok" and again.computed == ["recording_dev"]
+    assert _Seen.ctx[-1].device == "cuda:3"
+
+
+def test_a_failed_task_still_reports_what_the_store_noticed(cell, monkeypatch):
+    """A damaged entry moved aside, then the recomputation fails: the event travels back anyway."""
+    spec, store, first = cell
+    p = _artifact(store, "train", first.keys["train"], "predictions.npz")
+    p.write_bytes(p.read_bytes()[:100])
+    monkeypatch.setattr(Train, "run", lambda self, ctx: (_ for _ in ()).throw(ValueError("nope")))
+    res = stage_task(StageTask(spec, "train", str(store.root), Options()))
+    assert res.ok is False and res.reason == "train: ValueError: nope"
+    assert len(res.events) == 1
+    assert res.events[0].startswith("corrupt cache entry moved aside and recomputed: stage train")
