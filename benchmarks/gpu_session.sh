@@ -3,7 +3,8 @@
 # on a GPU machine whose Python already has torch, timm, scikit-learn, pandas, matplotlib, pluggy and
 # pyyaml; the rest comes as wheels in .whl/ (lightly, kornia, kornia-rs, netcal, medmnist and their
 # missing requirements) and the MedMNIST files in $BENCH_DATA_ROOT. Writes everything under $OUT.
-#   OUT=/some/dir BENCH_DATA_ROOT=/data [SKIP_SMOKE=1] bash benchmarks/gpu_session.sh [SUITE_TIMEOUT_S]
+#   OUT=/some/dir BENCH_DATA_ROOT=/data [SKIP_SMOKE=1] [SUITE_WORKERS=N] bash benchmarks/gpu_session.sh [SUITE_TIMEOUT_S]
+# SUITE_WORKERS=N runs the suite with the processes executor, N cells sharing the GPU at once.
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
@@ -24,4 +25,4 @@ PY
 }
 # throughput of the stages and the label_efficiency suite's wall time (capped)
 timeout $((cap + 200)) python3 benchmarks/gpu.py --data-root "$BENCH_DATA_ROOT" --device cuda --profile \
-  --suite-timeout "$cap" --log "$OUT/label_efficiency.log" 2>&1 | tee "$OUT/gpu.md"
+  --suite-timeout "$cap" --suite-workers "${SUITE_WORKERS:-1}" --log "$OUT/label_efficiency.log" 2>&1 | tee "$OUT/gpu.md"
