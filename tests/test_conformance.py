@@ -9,6 +9,9 @@ from harness.components import KINDS
 from harness.plugins import get_registry
 
 ALL = [(kind, name) for kind in KINDS for name in get_registry(kind).names()]
+# Components whose check starts an outside system take seconds: they run with the integration set.
+_SLOW = {("executors", "ray"): (pytest.mark.integration, pytest.mark.ray)}  # starts and stops a local Ray
+PARAMS = [pytest.param(kind, name, id=f"{kind}:{name}", marks=_SLOW.get((kind, name), ())) for kind, name in ALL]
 
 
 def _rng():
@@ -181,7 +184,7 @@ def test_at_most_one_default_per_kind(kind):
     assert sum(bool(reg.get(n).default) for n in reg.names()) <= 1
 
 
-@pytest.mark.parametrize("kind, name", ALL, ids=[f"{k}:{n}" for k, n in ALL])
+@pytest.mark.parametrize("kind, name", PARAMS)
 def test_component_conforms(kind, name):
     cls = get_registry(kind).get(name)
     assert cls.describe(), f"{kind} {name!r} needs a docstring whose first line describes it"

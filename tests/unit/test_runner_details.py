@@ -23,13 +23,40 @@ def _values(rows):
                   if not r["metric"].endswith("seconds"))
 
 
+@pytest.fixture(scope="module")
+def _trained(tmp_path_factory):
+    """One synthetic cell computed once for this module: (its cache folder, its CellResult)."""
+    from harness import get_plugin_manager
+    from harness.data import load_splits
+    from harness.plugins import reset_plugin_manager
+
+    from .synthetic import synthetic_plugin
+
+    root = tmp_path_factory.mktemp("cell")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("BENCH_DATA_ROOT", raising=False)
+        mp.delenv("BENCH_CACHE_DIR", raising=False)
+        get_plugin_manager().add(synthetic_plugin())
+        try:
+            first = run_cell(spec_of(root), Store(root / "cache"), Options())
+        finally:
+            reset_plugin_manager()
+            load_splits.cache_clear()
+    assert first.status == "ok", first.reason
+    return root / "cache", first
+
+
 @pytest.fixture
-def cell(tmp_path, synthetic):
+def cell(tmp_path, synthetic, _trained):
+    """A computed synthetic cell in this test's own cache (a copy: tests damage entries in place)."""
+    import copy
+    import shutil
+
+    src, first = _trained
+    shutil.copytree(src, tmp_path / "cache")
     spec = spec_of(tmp_path)
-    store = Store(tmp_path / "cache")
-    first = run_cell(spec, store, Options())
-    assert first.status == "ok"
-    return spec, store, first
+    assert {n: v.key for n, v in cell_graph(spec).items()} == first.keys
+    return spec, Store(tmp_path / "cache"), copy.deepcopy(first)
 
 
 def _artifact(store, stage, key, name):
