@@ -30,7 +30,8 @@ def confusion_counts(labels, probs, threshold: float) -> tuple[int, int, int, in
 
 def bootstrap_ci(labels, probs, fn: Callable[[np.ndarray, np.ndarray], float], n_boot: int = 1000,
                  seed: int = 0, alpha: float = 0.05, skip_single_class: bool = True,
-                 chunk: int = 256) -> tuple[float, float]:
+                 chunk: int = 256, rows: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[float, float]:
     """Percentile bootstrap interval of ``fn(labels, probs)`` over resampled cases.
 
     Args:
@@ -42,6 +43,8 @@ def bootstrap_ci(labels, probs, fn: Callable[[np.ndarray, np.ndarray], float], n
         alpha: 1 - coverage; the interval is the (alpha/2, 1 - alpha/2) quantiles.
         skip_single_class: drop resamples holding one class only (AUROC, recall, ... are undefined).
         chunk: resamples drawn per batch of indices, bounding memory at ``chunk * n`` indices.
+        rows: the same metric on a (B, n) batch of resamples at once (``Metric.rows``), used instead
+            of calling ``fn`` per resample; the resamples drawn are the same either way.
 
     Returns:
         (low, high); (nan, nan) when no resample gave a finite value.
@@ -61,7 +64,10 @@ def bootstrap_ci(labels, probs, fn: Callable[[np.ndarray, np.ndarray], float], n
         if skip_single_class:
             positives = yb.sum(axis=1)
             keep = (positives > 0) & (positives < n)
-        values.extend(fn(yb[i], pb[i]) for i in np.flatnonzero(keep))
+        if rows is not None:
+            values.extend(np.asarray(rows(yb[keep], pb[keep]), dtype=np.float64).reshape(-1).tolist())
+        else:
+            values.extend(fn(yb[i], pb[i]) for i in np.flatnonzero(keep))
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:

@@ -19,6 +19,13 @@ class Accuracy(Metric):
         y, p = as_arrays(labels, probs)
         return float(accuracy_score(y, (p >= threshold).astype(int)))
 
+    def rows(self, labels, probs, threshold):
+        import numpy as np
+
+        y = np.asarray(labels).astype(np.int64)
+        p = np.asarray(probs, dtype=np.float64)
+        return np.mean((p >= threshold) == (y == 1), axis=1)
+
 
 @hookimpl
 def register_metrics(register):

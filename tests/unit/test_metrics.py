@@ -205,6 +205,28 @@ def test_bootstrap_ci():
         bootstrap_ci(y, p, fn, alpha=1.5)
 
 
+def test_bootstrap_ci_vectorised_rows_draw_the_same_resamples_as_the_scalar_form():
+    """``rows=`` scores a chunk of resamples at once; the interval is the scalar form's, skipped
+    one-class resamples included (50 of 20 cases with one positive: many lack it)."""
+    from harness.plugins import get_registry
+
+    rng = np.random.default_rng(1)
+    y = np.r_[np.ones(40, int), np.zeros(160, int)]
+    p = np.round(np.clip(0.25 * y + rng.random(200) * 0.75, 0, 1), 2)  # ties, as real scores have
+    y1, p1 = np.r_[1, np.zeros(19, int)], np.linspace(1, 0, 20)
+    for name in ("auroc", "accuracy", "balanced_accuracy", "recall"):
+        m = get_registry("metrics").get(name)()
+        for yy, pp in ((y, p), (y1, p1)):
+            scalar = bootstrap_ci(yy, pp, lambda a, b: m(a, b, 0.5), n_boot=120, seed=5, chunk=50)
+            rows = bootstrap_ci(yy, pp, lambda a, b: m(a, b, 0.5), n_boot=120, seed=5, chunk=50,
+                                rows=lambda a, b: m.rows(a, b, 0.5))
+            assert rows == pytest.approx(scalar, abs=1e-12), name
+    # a different seed draws other resamples: the equality above is not two constant answers
+    m = get_registry("metrics").get("auroc")()
+    assert bootstrap_ci(y, p, None, n_boot=300, seed=6, rows=lambda a, b: m.rows(a, b, 0.5)) != \
+        bootstrap_ci(y, p, None, n_boot=300, seed=5, rows=lambda a, b: m.rows(a, b, 0.5))
+
+
 def test_top_label_argmax_at_one_half_is_the_positive_class():
     """p = 0.5 exactly predicts positive (``p >= 0.5``), as the decision rule at the default threshold does.
 

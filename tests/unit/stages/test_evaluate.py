@@ -117,6 +117,23 @@ def test_bootstrap_ci_rows_bracket_the_value(tmp_path, synthetic):
     assert [r for r in again if r["stat"] != "value"] == ci
 
 
+def test_bootstrap_ci_rows_equal_the_scalar_metric_resample_by_resample(tmp_path, synthetic):
+    """The stage scores resamples with each metric's vectorised ``rows``; its interval is the one
+    the plain loop over resamples gives with the cell's seed."""
+    from harness.plugins import get_registry
+    from harness.stats import bootstrap_ci
+
+    settings = EvalSettings(bootstrap=200, ci_metrics=("auroc", "accuracy"))
+    ctx, rows, _, cal = evaluate(tmp_path, eval=settings)
+    thr = json.loads((ctx.out / "evaluation.json").read_text())["threshold"]
+    for name in ("auroc", "accuracy"):
+        m = get_registry("metrics").get(name)()
+        lo, hi = bootstrap_ci(ctx.y["test"], cal["test"], lambda a, b: m(a, b, thr), n_boot=200,
+                              seed=ctx.spec.seed)
+        assert _value(rows, "test", name, True, "ci_low") == pytest.approx(lo, abs=1e-12)
+        assert _value(rows, "test", name, True, "ci_high") == pytest.approx(hi, abs=1e-12)
+
+
 def test_default_ci_metrics_are_those_that_ask_for_a_bootstrap(tmp_path, synthetic):
     from harness.plugins import get_registry
 
