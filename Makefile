@@ -25,7 +25,7 @@ test: install
 	$(VENV)/bin/python -m pytest -q -m "not integration" --durations=5
 	$(VENV)/bin/python -m pytest -q -m integration --durations=15
 
-## Install, then run the fast tests only: no real data, no `bench run` subprocesses (73 s on 2 cores).
+## Install, then run the fast tests only: no real data, no `bench run` subprocesses (40 s on 2 cores: two xdist workers).
 test-unit: install
 	$(VENV)/bin/python -m pytest -q -m "not integration"
 

@@ -94,7 +94,7 @@ def plant(root: Path, bug: Bug) -> None:
 def run_tests(root: Path, tests: tuple[str, ...]) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("BENCH_DATA_ROOT", None)
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not integration",
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist", "-m", "not integration",
                         *tests], cwd=root, env=env, capture_output=True, text=True)
     return p.returncode, p.stdout + p.stderr
 

@@ -13,8 +13,35 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Tests need no network: MLflow (the mlflow tracker) otherwise sends usage telemetry.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+# An xdist worker (the unit set runs on two, below) gets one torch thread: two workers with two threads
+# each would oversubscribe the 2-core machine (bench subprocesses inherit BENCH_NUM_THREADS too).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("BENCH_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 INTEGRATION = Path(__file__).resolve().parent / "integration"
+#: workers for the unit set (`pytest -m "not integration"`) when pytest-xdist is installed
+UNIT_WORKERS = 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Run the unit set (`-m "not integration"`, as `make test` does) on two xdist workers.
+
+    Its ~1,000 tests are small and single-threaded at heart, so two one-thread workers take about
+    two thirds of the serial time on the 2-core machine (docs/testing.md). Nothing changes when
+    pytest-xdist is missing or disabled (`-p no:xdist`), when `-n` is given (`-n 0`: serial), for any
+    other selection (the integration set shares session-wide smoke runs, which workers would each
+    repeat), inside a worker, or on a 1-core machine.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if getattr(config.option, "numprocesses", None) is not None or (os.cpu_count() or 1) < 2:
+        return
+    if (config.option.markexpr or "").strip() != "not integration" or config.option.collectonly:
+        return
+    config.option.numprocesses = UNIT_WORKERS
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,6 +1,7 @@
 """`bench run --track mlflow --track tensorboard` on a tiny suite over the real files, read back from both stores."""
 from __future__ import annotations
 
+import importlib.util
 import types
 from pathlib import Path
 
@@ -9,10 +10,13 @@ import pytest
 
 from tests.conftest import bench
 
-pytestmark = pytest.mark.integration  # real MedMNIST files (conftest also marks this folder)
-
-mlflow = pytest.importorskip("mlflow", reason="the mlflow tracker needs MLflow (pip install '.[tracking]')")
-pytest.importorskip("tensorboard", reason="the tensorboard tracker needs TensorBoard (pip install '.[tracking]')")
+# find_spec, not importorskip: importing MLflow at collection costs about a second even in runs that
+# deselect this module (`pytest -m "not integration"` still collects it)
+pytestmark = [pytest.mark.integration,  # real MedMNIST files (conftest also marks this folder)
+              pytest.mark.skipif(importlib.util.find_spec("mlflow") is None,
+                                 reason="the mlflow tracker needs MLflow (pip install '.[tracking]')"),
+              pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None,
+                                 reason="the tensorboard tracker needs TensorBoard (pip install '.[tracking]')")]
 
 # 2 datasets x (supervised, SimCLR-pretrained): trained cells with a 2-epoch history, 2 with an SSL curve.
 SUITE = """\

@@ -193,9 +193,9 @@ def test_bootstrap_ci():
     p = np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1)
     auc = AUROC()(y, p, 0.5)
     fn = lambda yy, pp: AUROC()(yy, pp, 0.5)  # noqa: E731
-    low, high = bootstrap_ci(y, p, fn, n_boot=300, seed=3)
+    low, high = bootstrap_ci(y, p, fn, n_boot=150, seed=3)
     assert low < auc < high and high - low < 0.3
-    assert bootstrap_ci(y, p, fn, n_boot=300, seed=3) == (low, high)  # seeded
+    assert bootstrap_ci(y, p, fn, n_boot=150, seed=3) == (low, high)  # seeded
     # one positive in twenty: many resamples lack it; they are skipped, so the interval is finite
     y1 = np.r_[1, np.zeros(19, int)]
     low1, high1 = bootstrap_ci(y1, np.linspace(1, 0, 20), fn, n_boot=200)
