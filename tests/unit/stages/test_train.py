@@ -51,7 +51,31 @@ def test_batches_are_shuffled_and_reproducible():
     assert a == b and a != c and a != sorted(a)
 
 
+def test_a_repeated_subset_draws_exactly_its_permutations_from_the_cells_generator():
+    """Past one pass (min_steps > ceil(n / bs)) the order is ceil(min_steps * bs / n) permutations from
+    the cell's generator: no more (the next epoch's order continues the same stream) and none from
+    torch's global generator."""
+    g = torch.Generator().manual_seed(0)
+    batches = _batches(5, 4, 10, g)
+    g2 = torch.Generator().manual_seed(0)
+    perms = torch.cat([torch.randperm(5, generator=g2) for _ in range(8)])  # ceil(10 * 4 / 5) = 8
+    assert torch.equal(g.get_state(), g2.get_state())
+    assert torch.equal(torch.cat(batches), perms[:40]) and [len(b) for b in batches] == [4] * 10
+    torch.manual_seed(0)
+    a = torch.cat(_batches(5, 4, 10, torch.Generator().manual_seed(3)))
+    torch.manual_seed(1)
+    assert torch.equal(a, torch.cat(_batches(5, 4, 10, torch.Generator().manual_seed(3))))
+
+
+def test_a_one_image_subset_is_one_batch():
+    assert sizes(1, 4, 1) == [1]  # nothing to merge a batch of one into
+
+
 # -- BestEpoch --------------------------------------------------------------------------------
+def test_a_fresh_best_epoch_has_seen_nothing():
+    b = BestEpoch(patience=1)
+    assert (b.epoch, b.auroc, b.loss, b.since) == (0, -math.inf, math.inf, 0) and not b.stop
+
 def best_of(*epochs, patience=None):
     b = BestEpoch(patience)
     marks = [b.update(i + 1, a, l) for i, (a, l) in enumerate(epochs)]

@@ -320,11 +320,18 @@ def test_batches_come_from_a_generator_seeded_with_the_cells_seed(tmp_path, synt
     assert isinstance(gens[0], torch.Generator) and gens[0].initial_seed() == 7
 
 
-def test_a_val_split_with_one_class_has_no_auroc_and_the_val_loss_decides(tmp_path, synthetic):
+def test_a_val_split_with_one_class_has_no_auroc_and_the_val_loss_decides(tmp_path, synthetic, monkeypatch):
+    import sklearn.metrics
+
+    asked = []
+    real = sklearn.metrics.roc_auc_score
+    # never asked: scikit-learn before 1.6 raises on one class (1.9 warns and returns NaN)
+    monkeypatch.setattr(sklearn.metrics, "roc_auc_score", lambda *a, **k: asked.append(a) or real(*a, **k))
     spec = _spec(tmp_path, epochs=3, lr=0.05)
     y = dict(StageContext(spec=spec, stage="train", out=tmp_path).y)
     y["val"] = np.ones_like(y["val"])
     out, info = _run(tmp_path, spec, y=y)
+    assert asked == []
     history = json.loads((out / "history.json").read_text())
     assert len(history["val_auroc"]) == 3 and all(np.isnan(history["val_auroc"]))
     assert info["best_epoch"] == int(np.argmin(history["val_loss"])) + 1
@@ -339,3 +346,69 @@ def test_the_val_loss_is_the_unweighted_bce_of_the_val_logits(tmp_path, syntheti
     p = 1 / (1 + np.exp(-pred["val_logit"].astype(np.float64)))
     bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     assert history["val_loss"] == [pytest.approx(bce, rel=1e-5)]
+
+
+def test_every_placement_helper_gets_the_runs_device_explicitly(tmp_path, synthetic, monkeypatch):
+    """run_train and the reloads pass the run's device to every helper that places tensors or modules,
+    chooses the precision or checks the loss. On the CPU a helper given None, or left to its default,
+    behaves the same, so only a record tells; on CUDA each of those would be a device mismatch, an fp32
+    step or a kornia augmentation drawing on the host."""
+    import harness.device as hd
+
+    missing = object()
+    seen = []
+
+    def record(name, real, pos):
+        def wrapper(*a, **k):
+            seen.append((name, k.get("device", a[pos] if len(a) > pos else missing)))
+            return real(*a, **k)
+        return wrapper
+
+    for name, pos in (("images", 1), ("prepare", 1), ("autocast", 0), ("is_cuda", 0)):
+        monkeypatch.setattr(hd, name, record(name, getattr(hd, name), pos))
+    monkeypatch.setattr(train_mod, "batched_forward", record("batched_forward", train_mod.batched_forward, 3))
+    monkeypatch.setattr(train_mod, "check_loss", record("check_loss", train_mod.check_loss, 1))
+    spec = _spec(tmp_path, epochs=1)
+    ctx = StageContext(spec=spec, stage="train", out=tmp_path)
+    (tmp_path / "out").mkdir()
+    run_train(spec=spec, splits=ctx.splits, y=ctx.y, subset=np.arange(N["train"]), init_weights=None,
+              out_dir=tmp_path / "out", progress=False, device="cpu")
+    called = {n for n, _ in seen}
+    assert {"images", "prepare", "autocast", "is_cuda", "batched_forward", "check_loss"} <= called
+    assert [n for n, _ in seen].count("prepare") == 2  # the model and the augmentation
+    assert [n for n, _ in seen].count("batched_forward") == 3  # val each epoch, then val and test
+    images = ctx.splits["test"].images
+    entry = ModelEntry(tmp_path / "out" / "model.safetensors")
+    for reload in (Train().predictor, Train().embedder):
+        before = len(seen)
+        reload(spec, entry, {})(images, device="cpu")
+        names = [n for n, _ in seen[before:]]
+        assert names.count("prepare") == 1 and names.count("batched_forward") == 1, names
+    assert all(d == "cpu" for _, d in seen), [(n, d) for n, d in seen if d != "cpu"]
+
+
+def test_adamw_is_fused_on_cuda(tmp_path, synthetic, monkeypatch):
+    """The CUDA branch of the optimiser, taken on the CPU by answering is_cuda for "cpu" alone (so a
+    device of None would read as not CUDA): fused AdamW exists for CPU tensors too."""
+    import harness.device as hd
+
+    rec = Recorder(monkeypatch)
+    real_is_cuda = hd.is_cuda
+    calls = []
+
+    def is_cuda(d):
+        calls.append(d)
+        return d == "cpu"
+
+    monkeypatch.setattr(hd, "is_cuda", is_cuda)
+    monkeypatch.setattr(hd, "autocast", lambda d: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(hd, "prepare", lambda m, d: m)
+    monkeypatch.setattr(hd, "images", lambda x, d: x)
+    spec = _spec(tmp_path, epochs=1)
+    ctx = StageContext(spec=spec, stage="train", out=tmp_path)
+    (tmp_path / "out").mkdir()
+    run_train(spec=spec, splits=ctx.splits, y=ctx.y, subset=np.arange(N["train"]), init_weights=None,
+              out_dir=tmp_path / "out", progress=False, device="cpu")
+    [(_, kw)] = rec.opts
+    assert kw.get("fused") is True and "cpu" in calls
+    assert real_is_cuda("cuda:1") and not real_is_cuda("cpu")
