@@ -102,19 +102,36 @@ def label_efficiency(curves: dict, path: Path, title: str, ylabel: str) -> list[
     return save(fig, path)
 
 
+def scaled_to_range(losses) -> np.ndarray:
+    """A loss curve mapped onto its own range: 1 at its highest epoch, 0 at its lowest (0 where flat).
+
+    SSL objectives live on unrelated scales (Barlow Twins near 2,000, BYOL and SimSiam below zero),
+    so one shared axis shows the largest as a curve and the others as flat lines; on their own
+    ranges every curve's shape shows, and the first and last values stay in the report's table.
+    """
+    v = np.asarray(losses, dtype=float)
+    finite = v[np.isfinite(v)]
+    if not finite.size:
+        return v
+    lo, hi = finite.min(), finite.max()
+    return np.where(np.isfinite(v), 0.0, np.nan) if hi == lo else (v - lo) / (hi - lo)
+
+
 def loss_curves(curves: dict, path: Path, title: str) -> list[dict]:
-    """``curves[panel][series] = [loss per epoch]``: one panel per dataset."""
+    """``curves[panel][series] = [loss per epoch]``: one panel per dataset, each curve on its own range
+    (``scaled_to_range``)."""
     plt = _plt()
     panels = list(curves)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
     color = _colors(curves)
     for ax, panel in zip(axes[0], panels):
         for series, losses in curves[panel].items():
-            losses = np.asarray(losses, dtype=float)
+            losses = scaled_to_range(losses)
             ax.plot(np.arange(1, len(losses) + 1), losses, marker="o" if len(losses) < 20 else None,
                     color=color[series], label=series)
         ax.set_xlabel("pretraining epoch")
-        ax.set_ylabel("SSL loss (train)")
+        ax.set_ylabel("SSL loss (train), scaled per encoder\n1 = its highest epoch, 0 = its lowest")
+        ax.set_ylim(-0.05, 1.05)
         ax.set_title(panel, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

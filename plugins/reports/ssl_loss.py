@@ -84,8 +84,10 @@ class SSLLoss(Report):
                      _f(r["seconds"], 1), _f(r["images_per_second"], 0)]
                     for r in recs if r["dataset"] == ds]
             out[ds] = ("\n## SSL pretraining\n\n"
-                       "Training loss of each self-supervised objective per epoch (losses of different methods "
-                       "are on different scales: compare shapes, not levels).\n\n"
+                       "Training loss of each self-supervised objective per epoch. Losses of different methods "
+                       "are on unrelated scales, so the figure draws each encoder's curve on its own range (1 = "
+                       "its highest epoch, 0 = its lowest): compare shapes there, and the values in this "
+                       "table.\n\n"
                        + reporting.md_table(["encoder", "epochs", "first loss", "last loss", "seconds",
                                              "images/s"], rows)
                        + "\n\n" + f"![SSL loss]({reporting.link('figures/' + name)})\n")

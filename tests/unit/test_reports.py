@@ -384,6 +384,18 @@ def test_ssl_loss_one_curve_per_pretrained_encoder(tree):
     (ax,) = _plots.DRAWN["ssl_loss_breastmnist.png"]
     assert ax["legend"] == ["SimCLR"] and ax["lines"] == 1  # 2 fractions x 2 seeds x 2 cals share one encoder
     assert ax["xticklabels"] and ax["xlabel"] == "pretraining epoch"
+    assert ax["ylabel"].startswith("SSL loss (train), scaled per encoder")
     head, body = _table(out["ssl_loss"]["breastmnist"], "encoder")
     assert body == [["SimCLR", "3", "5.000", "3.500", "2.0", "100"]]
     assert "comparison" in out["ssl_loss"]
+
+
+def test_each_ssl_loss_curve_is_drawn_on_its_own_range():
+    """Barlow Twins' loss (~1,900) and BYOL's (below zero) share one axis only on their own ranges."""
+    barlow = _plots.scaled_to_range([1927.6, 1731.0, 1598.0])
+    np.testing.assert_allclose(barlow, [1.0, (1731.0 - 1598.0) / (1927.6 - 1598.0), 0.0])
+    byol = _plots.scaled_to_range([-0.34, -0.5, -0.64])
+    np.testing.assert_allclose(byol, [1.0, 0.14 / 0.30, 0.0])
+    np.testing.assert_array_equal(_plots.scaled_to_range([2.0, 2.0]), [0.0, 0.0])  # flat: no range to scale to
+    nan = _plots.scaled_to_range([3.0, float("nan"), 1.0])
+    assert nan[0] == 1.0 and np.isnan(nan[1]) and nan[2] == 0.0
