@@ -235,9 +235,18 @@ def load_results(out: Path, suite: Suite) -> tuple[pd.DataFrame, pd.DataFrame]:
     return with_axis_columns(df), fdf
 
 
+def remember_labels(suite: Suite) -> None:
+    """Record the label of every component of ``suite`` (``harness.suite.LABELS``), so that reports
+    show "MoCo v2 (queue_size=256)" rather than the raw label "moco(queue_size=256)". `bench run`
+    records them while it plans; `bench leaderboard` reads saved results and plans nothing."""
+    for run in suite.runs:
+        run.labels()
+
+
 def build_leaderboards(suite: Suite, out: Path, data_root: str | None, df: pd.DataFrame,
                        fdf: pd.DataFrame) -> list[Path]:
     """Per-dataset and comparison markdown, with the sections of every report that applies."""
+    remember_labels(suite)
     from .leaderboard import write_leaderboards
     from .plugins import get_registry
     from .reporting import ReportContext

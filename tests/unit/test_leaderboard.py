@@ -114,3 +114,22 @@ def test_regenerating_committed_leaderboards_does_not_make_the_commit_dirty(tmp_
     assert git_commit(tmp_path / "leaderboards") == sha
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == sha + "-dirty"
+
+
+def test_leaderboards_name_components_by_their_display_names_without_a_run(tmp_path):
+    """`bench leaderboard` plans nothing, so the labels of a suite's components must be recorded
+    before the reports render them: "MoCo v2 (queue_size=256)", not "moco(queue_size=256)"."""
+    from harness import reporting
+    from harness import suite as suite_mod
+    from harness.execute import remember_labels
+    from harness.suite import load_suite
+
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nversion: 1\nmatrix: {dataset: [breastmnist], encoder: [resnet18], "
+        "ssl: [{name: moco, queue_size: 256}], regime: [probe]}\n")
+    s = load_suite(tmp_path / "s.yaml")
+    suite_mod.LABELS.clear()
+    suite_mod._component_label.cache_clear()
+    assert reporting.display_name("ssl-methods", "moco(queue_size=256)") == "moco(queue_size=256)"
+    remember_labels(s)
+    assert reporting.display_name("ssl-methods", "moco(queue_size=256)") == "MoCo v2 (queue_size=256)"
