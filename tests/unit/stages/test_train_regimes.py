@@ -390,6 +390,8 @@ def test_every_placement_helper_gets_the_runs_device_explicitly(tmp_path, synthe
 def test_adamw_is_fused_on_cuda(tmp_path, synthetic, monkeypatch):
     """The CUDA branch of the optimiser, taken on the CPU by answering is_cuda for "cpu" alone (so a
     device of None would read as not CUDA): fused AdamW exists for CPU tensors too."""
+    import contextlib
+
     import harness.device as hd
 
     rec = Recorder(monkeypatch)
@@ -401,7 +403,7 @@ def test_adamw_is_fused_on_cuda(tmp_path, synthetic, monkeypatch):
         return d == "cpu"
 
     monkeypatch.setattr(hd, "is_cuda", is_cuda)
-    monkeypatch.setattr(hd, "autocast", lambda d: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(hd, "autocast", lambda d: contextlib.nullcontext())
     monkeypatch.setattr(hd, "prepare", lambda m, d: m)
     monkeypatch.setattr(hd, "images", lambda x, d: x)
     spec = _spec(tmp_path, epochs=1)
