@@ -63,6 +63,7 @@ class Axis:
         required: a suite must list it.
         key_if_set: added after results were cached: at its default it is left out of stage keys and
             run ids, so those results keep their keys.
+        title: how a table heads the axis' column (None: the name).
     """
 
     name: str
@@ -73,6 +74,7 @@ class Axis:
     run_id: Optional[Callable[[str], str]] = None
     required: bool = False
     key_if_set: bool = False
+    title: Optional[str] = None
 
     @property
     def is_component(self) -> bool:
@@ -82,15 +84,16 @@ class Axis:
 AXES: tuple[Axis, ...] = (
     Axis("dataset", "datasets", required=True),
     Axis("encoder", "encoders", required=True),
-    Axis("ssl", "ssl-methods", run_id=lambda s: f"ssl-{s}"),
-    Axis("ssl_augmentation", "augmentations", auto="default_ssl_augmentation"),
+    Axis("ssl", "ssl-methods", run_id=lambda s: f"ssl-{s}", title="SSL method"),
+    Axis("ssl_augmentation", "augmentations", auto="default_ssl_augmentation", title="SSL augmentation"),
     Axis("regime", parse=_regime, default="all"),
     Axis("augmentation", "augmentations"),
-    Axis("fraction", parse=_fraction, default=1.0, run_id=lambda s: f"f{s}"),
+    Axis("fraction", parse=_fraction, default=1.0, run_id=lambda s: f"f{s}", title="labelled"),
     Axis("seed", parse=_seed, default=0, run_id=lambda s: f"s{s}"),
     Axis("calibrator", "calibrators", run_id=lambda s: f"cal-{s}"),
-    Axis("threshold", "threshold-selectors", run_id=lambda s: f"thr-{s}"),
-    Axis("val", parse=_val, default="full", run_id=lambda s: f"val-{s}", key_if_set=True),
+    Axis("threshold", "threshold-selectors", run_id=lambda s: f"thr-{s}", title="threshold rule"),
+    Axis("val", parse=_val, default="full", run_id=lambda s: f"val-{s}", key_if_set=True,
+         title="val protocol"),
 )
 AXIS_NAMES: tuple[str, ...] = tuple(a.name for a in AXES)
 BY_NAME: dict[str, Axis] = {a.name: a for a in AXES}

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .axes import AXIS_NAMES, REPLICATE_AXES
+from .axes import AXIS_NAMES, BY_NAME, REPLICATE_AXES, UNREAD
 from .plugins import get_registry
-from .reporting import direction, fmt, md_table, positive_description, pv, short_name
+from .reporting import (direction, fmt, fraction_text, md_table, method_name, positive_description, pv, readable,
+                        short_name)
 from .store import atomic_write_text
 from .suite import GAP, LeaderboardTable, MetricColumn, Suite
 
@@ -122,8 +123,76 @@ def _arrow(col: MetricColumn) -> str:
     return {"max": " ↑", "min": " ↓"}.get(d or "", "")
 
 
-def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]) -> str:
-    """One dataset's table: config rows x metric columns (or x pivot values, one table per metric)."""
+#: the axes one "method" column names together (``SimCLR probe``, ``supervised (scratch)``)
+METHOD_AXES = ("ssl", "regime")
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v) in (UNREAD, "", "nan")
+
+
+def value_text(axis: str, v) -> str:
+    """One axis value as a reader sees it: ``10 %``, ``temperature scaling``, ``resnet18``."""
+    if _missing(v):
+        return UNREAD
+    a = BY_NAME.get(axis)
+    if a is not None and a.is_component:
+        return readable(a.kind, str(v))
+    return fraction_text(v) if axis == "fraction" else pv(v)
+
+
+def axis_title(axis: str) -> str:
+    a = BY_NAME.get(axis)
+    return (a.title if a is not None and a.title else axis).replace("_", " ")
+
+
+class RowNames:
+    """Readable row cells for a table's config axes: ``ssl`` and ``regime`` become one ``method``
+    column (``SimCLR probe``, ``supervised (scratch)``, ``probe on random init``), components show
+    their display names, fractions percentages. ``fixed`` holds the axes that do not vary (e.g. the
+    one SSL method of a supervised-only suite), which a method name may need."""
+
+    def __init__(self, cfg_axes: list[str], fixed: dict | None = None):
+        self.cfg_axes = list(cfg_axes)
+        self.fixed = dict(fixed or {})
+        self.columns: list[str] = []
+        for a in self.cfg_axes:
+            col = "method" if a in METHOD_AXES else a
+            if col not in self.columns:
+                self.columns.append(col)
+
+    def headers(self) -> list[str]:
+        return [c if c == "method" else axis_title(c) for c in self.columns]
+
+    def cells(self, cfg: tuple) -> list[str]:
+        lab = {**self.fixed, **dict(zip(self.cfg_axes, cfg))}
+        return [self._method(lab) if c == "method" else value_text(c, lab.get(c)) for c in self.columns]
+
+    @staticmethod
+    def _method(lab: dict) -> str:
+        ssl, regime = lab.get("ssl"), lab.get("regime")
+        if _missing(regime):
+            return value_text("ssl", ssl)
+        if _missing(ssl):
+            return str(regime)
+        return method_name(str(ssl), str(regime), "" if _missing(lab.get("encoder")) else str(lab["encoder"]))
+
+
+def fixed_axes(df: pd.DataFrame) -> dict:
+    """The axes that take one value in ``df`` (one dataset's rows), with that value."""
+    return {a: df[a].iloc[0] for a in AXIS_NAMES if a in df and len(df) and df[a].astype(str).nunique() == 1}
+
+
+def _pivot_caption(axis: str) -> str:
+    return "columns: share of the train split with labels" if axis == "fraction" else f"columns: {axis_title(axis)}"
+
+
+def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str], fixed: dict | None = None) -> str:
+    """One dataset's table: config rows x metric columns (or x pivot values, one table per metric).
+
+    ``fixed``: the axes that do not vary for this dataset (``fixed_axes``), for readable row names.
+    """
+    names = RowNames(cfg_axes, fixed)
     lines = []
     if table.pivot is None:
         wide_rows = []
@@ -136,8 +205,8 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
                 cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0], r.index[0] in best[m.header()])
                              if len(r) else "")
             n = int(grp["n"].max())
-            wide_rows.append([pv(c) for c in cfg] + cells + [str(n)])
-        head = cfg_axes + [m.header() + _arrow(m) for m in table.metrics] + ["n"]
+            wide_rows.append(names.cells(cfg) + cells + [str(n)])
+        head = names.headers() + [m.title() + _arrow(m) for m in table.metrics] + ["n"]
         lines += _md(head, wide_rows)
     else:
         for m in table.metrics:
@@ -151,7 +220,8 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
             except TypeError:
                 pass
             arrow = {" ↑": " (higher is better)", " ↓": " (lower is better)"}.get(_arrow(m), "")
-            lines.append(f"\n**{m.header()}**{arrow}, mean ± std over seeds (n per cell in the last column)\n")
+            lines.append(f"\n**{m.title()}**{arrow}, mean ± std over seeds; {_pivot_caption(table.pivot)}; "
+                         f"n = seeds per row\n")
             rows = []
             for cfg, grp in sm.groupby(cfg_axes, sort=False, dropna=False):
                 cfg = cfg if isinstance(cfg, tuple) else (cfg,)
@@ -160,13 +230,9 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
                     r = grp[grp[table.pivot] == p]
                     cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0], r.index[0] in best)
                                  if len(r) else "")
-                rows.append([pv(c) for c in cfg] + cells + [str(int(grp["n"].max()))])
-            lines += _md(cfg_axes + [f"{table.pivot}={_pv(p)}" for p in pivots] + ["n"], rows)
+                rows.append(names.cells(cfg) + cells + [str(int(grp["n"].max()))])
+            lines += _md(names.headers() + [value_text(table.pivot, p) for p in pivots] + ["n"], rows)
     return "\n".join(lines)
-
-
-def _pv(p) -> str:
-    return pv(p)
 
 
 def _md(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -195,7 +261,8 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
                 parts.append(f"\n## {table.title}\n")
             if table.split != "test":
                 parts.append(f"Split: {table.split}.\n")
-            parts.append(table_markdown(sd, table, _config_axes(df, table)) + "\n")
+            fixed = fixed_axes(df[df["dataset"] == ds])
+            parts.append(table_markdown(sd, table, _config_axes(df, table), fixed) + "\n")
         parts.append(_warnings(df, ds))
         parts += (sections or {}).get(ds, [])
         p = out_dir / f"{ds}.md"
@@ -207,6 +274,7 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
         if table.title:
             parts.append(f"\n## {table.title}\n")
         cfg_axes = _config_axes(df, table) + ([table.pivot] if table.pivot else [])
+        names = RowNames(cfg_axes, {k: v for k, v in fixed_axes(df).items() if k != "dataset"})
         rows = []
         for cfg, grp in s.groupby(cfg_axes, sort=False, dropna=False):
             cfg = cfg if isinstance(cfg, tuple) else (cfg,)
@@ -215,8 +283,8 @@ def write_leaderboards(suite: Suite, df: pd.DataFrame, out_dir: Path, failures: 
                 for ds in datasets:
                     r = grp[(grp["column"] == m.header()) & (grp["dataset"] == ds)]
                     cells.append(_fmt(r["mean"].iloc[0], r["std"].iloc[0], r["n"].iloc[0]) if len(r) else "")
-            rows.append([_pv(c) for c in cfg] + cells)
-        head = cfg_axes + [f"{m.header()} [{_short(ds)}]" for m in table.metrics for ds in datasets]
+            rows.append(names.cells(cfg) + cells)
+        head = names.headers() + [f"{m.title()} [{_short(ds)}]" for m in table.metrics for ds in datasets]
         parts.append("\n".join(_md(head, rows)) + "\n")
     parts += (sections or {}).get("comparison", [])
     p = out_dir / "comparison.md"

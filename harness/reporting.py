@@ -185,6 +185,47 @@ def display_name(kind: str, label: str) -> str:
     return shown + (f" {options}" if options else "")
 
 
+def readable(kind: str, label: str) -> str:
+    """A component as a reader sees it in a table cell: its ``display_name`` when the plugin declares
+    one (``temperature scaling``, ``MoCo v2 (queue_size=256)``), else the label itself (``resnet18``)."""
+    cls = component_class(kind, label)
+    return display_name(kind, label) if cls is not None and cls.display_name else str(label)
+
+
+def metric_title(metric: str) -> str:
+    """A metric's ``display_name`` (``AUROC``, ``balanced accuracy``); a stage quantity with spaces."""
+    from .plugins import get_registry
+
+    reg = get_registry("metrics")
+    if metric in reg:
+        return reg.get(metric).display_name or metric
+    return str(metric).replace("_", " ")
+
+
+def fraction_text(v) -> str:
+    """A labelled fraction as a percentage: ``0.05`` -> ``5 %``."""
+    try:
+        return f"{float(v) * 100:g} %"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def method_name(ssl: str, regime: str, encoder: str = "") -> str:
+    """``supervised (scratch)``, ``SimCLR probe``, ``MoCo v2 finetune``, ``probe on random init``.
+
+    No-pretraining cells are named from the SSL registry's default component (never by name).
+    """
+    ssl, regime = str(ssl), str(regime)
+    cls = component_class("ssl-methods", ssl)
+    pretrains = cls.pretrains if cls is not None else ssl != default_name("ssl-methods")
+    if pretrains:
+        return f"{display_name('ssl-methods', ssl)} {regime}"
+    init = "pretrained init" if "pretrained" in str(encoder) else "random init"
+    if regime == "all":
+        return "supervised (" + ("scratch" if init == "random init" else init) + ")"
+    return f"{regime} on {init}"
+
+
 def dataset_class(label: str):
     """The dataset plugin class for a dataset label such as ``breastmnist(size=64)``, or None."""
     return component_class("datasets", label)
@@ -269,7 +310,7 @@ class ReportContext:
         return None
 
 
-__all__ = ["ReportContext", "with_axis_columns", "cell", "component_class", "component_name", "dataset_class", "display_name", "default_name", "direction", "fmt", "link", "md_table",
-           "metric_names", "model_axes", "positive_description", "post_model_axes", "predictions",
+__all__ = ["ReportContext", "with_axis_columns", "cell", "component_class", "component_name", "dataset_class", "display_name", "default_name", "direction", "fmt", "fraction_text", "link", "md_table",
+           "method_name", "metric_names", "metric_title", "readable", "model_axes", "positive_description", "post_model_axes", "predictions",
            "primary_metric", "pv", "select", "short_name", "slug", "summary"]
 _ = AXES  # the axes are the one source of the label columns

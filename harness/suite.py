@@ -235,10 +235,19 @@ class MetricColumn:
             raise ValueError(f"stat must be one of {', '.join(STATS)}, got {self.stat!r}")
 
     def header(self) -> str:
-        extra = [x for x in ((" (raw)" if not self.calibrated else ""),
-                             (f" {self.stat}" if self.stat != "value" else ""),
-                             (" test−val" if self.split == GAP else f" [{self.split}]" if self.split else "")) if x]
-        return self.metric + "".join(extra)
+        """The column's key in summaries (the metric's registered name plus what sets it apart)."""
+        return self.metric + self._extra(self.stat)
+
+    def title(self) -> str:
+        """The column as a reader sees it: ``AUROC (raw)``, ``balanced accuracy [val]``."""
+        from .reporting import metric_title
+
+        return metric_title(self.metric) + self._extra(self.stat.replace("ci_", "CI "))
+
+    def _extra(self, stat: str) -> str:
+        return "".join(x for x in ((" (raw)" if not self.calibrated else ""),
+                                   (f" {stat}" if self.stat != "value" else ""),
+                                   (" test−val" if self.split == GAP else f" [{self.split}]" if self.split else "")))
 
 
 @dataclass(frozen=True)

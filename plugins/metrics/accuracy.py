@@ -6,6 +6,8 @@ from harness import hookimpl
 class Accuracy(Metric):
     """Fraction of cases classified correctly when predicting positive iff p >= threshold."""
 
+    display_name = "accuracy"
+
     direction = "max"
     family = "threshold"
     bootstrap = True  # a 95 % CI by default

@@ -6,6 +6,8 @@ from harness import hookimpl
 class AUROC(Metric):
     """Area under the ROC curve of P(positive); threshold-free, NaN when val/test holds one class."""
 
+    display_name = "AUROC"
+
     direction = "max"
     family = "ranking"
     bootstrap = True  # a 95 % CI by default

@@ -8,6 +8,8 @@ from ._common import confusion_rows, ratio
 class BalancedAccuracy(Metric):
     """Mean of sensitivity and specificity at the threshold (sklearn; with one class, its recall)."""
 
+    display_name = "balanced accuracy"
+
     direction = "max"
     family = "threshold"
     version = 1

@@ -6,6 +6,8 @@ from harness import hookimpl
 class Brier(Metric):
     """Mean squared error of P(positive) against the 0/1 label (Brier 1950); ignores the threshold."""
 
+    display_name = "Brier score"
+
     direction = "min"
     family = "calibration"
     version = 1

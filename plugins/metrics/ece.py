@@ -12,6 +12,8 @@ class ECE(Metric):
     ignores ``threshold``. Bins span [0, 1] (only the upper half is reachable), as in Guo et al.
     """
 
+    display_name = "ECE"
+
     direction = "min"
     family = "calibration"
     version = 1

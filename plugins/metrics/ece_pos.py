@@ -11,6 +11,8 @@ class PositiveClassECE(Metric):
     This is the per-class ("static") calibration error of the positive class; it ignores ``threshold``.
     """
 
+    display_name = "positive-class ECE"
+
     direction = "min"
     family = "calibration"
     version = 1

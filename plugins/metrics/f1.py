@@ -6,6 +6,8 @@ from harness import hookimpl
 class F1(Metric):
     """Harmonic mean of precision and recall of the positive class at the threshold; 0 if undefined."""
 
+    display_name = "F1"
+
     direction = "max"
     family = "threshold"
     version = 1

@@ -6,6 +6,8 @@ from harness import hookimpl
 class FN(Metric):
     """Number of false negatives when predicting positive iff p >= threshold."""
 
+    display_name = "FN"
+
     direction = None
     family = "count"
     version = 1

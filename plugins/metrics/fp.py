@@ -6,6 +6,8 @@ from harness import hookimpl
 class FP(Metric):
     """Number of false positives when predicting positive iff p >= threshold."""
 
+    display_name = "FP"
+
     direction = None
     family = "count"
     version = 1

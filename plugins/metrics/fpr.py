@@ -8,6 +8,8 @@ from ._common import confusion_rows, ratio
 class FPR(Metric):
     """FP / (FP + TN) at the threshold (1 - specificity); NaN when there are no negatives."""
 
+    display_name = "FPR"
+
     direction = "min"
     family = "threshold"
     version = 1

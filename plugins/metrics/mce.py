@@ -12,6 +12,8 @@ class MCE(Metric):
     single sparsely filled bin can set it.
     """
 
+    display_name = "MCE"
+
     direction = "min"
     family = "calibration"
     version = 1

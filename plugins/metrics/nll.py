@@ -6,6 +6,8 @@ from harness import hookimpl
 class NLL(Metric):
     """Mean negative log-likelihood of the labels under P(positive) (log loss); ignores the threshold."""
 
+    display_name = "NLL"
+
     direction = "min"
     family = "calibration"
     version = 1

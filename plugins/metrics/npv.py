@@ -6,6 +6,8 @@ from harness import hookimpl
 class NPV(Metric):
     """TN / (TN + FN) at the threshold; 0 when nothing is predicted negative (as precision does)."""
 
+    display_name = "NPV"
+
     direction = "max"
     family = "threshold"
     version = 1

@@ -6,6 +6,8 @@ from harness import hookimpl
 class PRAUC(Metric):
     """Average precision of the positive class (label 1); threshold-free, NaN without positives."""
 
+    display_name = "PR-AUC"
+
     direction = "max"
     family = "ranking"
     version = 1

@@ -6,6 +6,8 @@ from harness import hookimpl
 class Precision(Metric):
     """TP / (TP + FP) at the threshold; 0 when nothing is predicted positive."""
 
+    display_name = "precision"
+
     direction = "max"
     family = "threshold"
     version = 1

@@ -8,6 +8,8 @@ from ._common import confusion_rows, ratio
 class Recall(Metric):
     """TP / (TP + FN) at the threshold (sensitivity, TPR); NaN when there are no positives."""
 
+    display_name = "sensitivity"
+
     direction = "max"
     family = "threshold"
     version = 1

@@ -6,6 +6,8 @@ from harness import hookimpl
 class Specificity(Metric):
     """TN / (TN + FP) at the threshold (TNR); NaN when there are no negatives."""
 
+    display_name = "specificity"
+
     direction = "max"
     family = "threshold"
     version = 1

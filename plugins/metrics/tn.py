@@ -6,6 +6,8 @@ from harness import hookimpl
 class TN(Metric):
     """Number of true negatives when predicting positive iff p >= threshold."""
 
+    display_name = "TN"
+
     direction = None
     family = "count"
     version = 1

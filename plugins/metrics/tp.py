@@ -6,6 +6,8 @@ from harness import hookimpl
 class TP(Metric):
     """Number of true positives when predicting positive iff p >= threshold."""
 
+    display_name = "TP"
+
     direction = None
     family = "count"
     version = 1

@@ -48,12 +48,8 @@ def varying(df: pd.DataFrame, axes: Iterable[str]) -> list[str]:
     return [a for a in axes if a in df and df[a].astype(str).nunique() > 1]
 
 
-def fraction_text(v) -> str:
-    """A labelled fraction as a percentage: ``0.05`` -> ``5 %``."""
-    try:
-        return f"{float(v) * 100:g} %"
-    except (TypeError, ValueError):
-        return str(v)
+#: a labelled fraction as a percentage (``0.05`` -> ``5 %``); the core's, shared with its tables
+fraction_text = reporting.fraction_text
 
 
 def reference_calibrator(df: pd.DataFrame) -> str:
@@ -167,25 +163,8 @@ def prefer(keys: list[tuple], limit: int) -> list[tuple]:
 
 # --- names a reader understands --------------------------------------------------------------------
 
-def _component_display(kind: str, label: str) -> str:
-    """A component's display name (``SimCLR``) plus its non-default options."""
-    return reporting.display_name(kind, label)
-
-
-def method_name(ssl: str, regime: str, encoder: str = "") -> str:
-    """``supervised (scratch)``, ``SimCLR probe``, ``MoCo finetune``, ``probe on random init``.
-
-    No-pretraining cells are named from the SSL registry's default component (never by name).
-    """
-    ssl, regime = str(ssl), str(regime)
-    cls = reporting.component_class("ssl-methods", ssl)
-    pretrains = cls.pretrains if cls is not None else ssl != reporting.default_name("ssl-methods")
-    if pretrains:
-        return f"{_component_display('ssl-methods', ssl)} {regime}"
-    init = "pretrained init" if "pretrained" in str(encoder) else "random init"
-    if regime == "all":
-        return "supervised (" + ("scratch" if init == "random init" else init) + ")"
-    return f"{regime} on {init}"
+#: ``supervised (scratch)``, ``SimCLR probe``: the core's naming, shared with its leaderboard tables
+method_name = reporting.method_name
 
 
 def model_name(key: tuple, show: Iterable[str] = ("encoder", "augmentation", "ssl_augmentation", "fraction")) -> str:

@@ -83,16 +83,17 @@ class Calibration(Report):
                 cells.append(", ".join(fit) or "-")
                 cells += [reporting.cell(test[False], *key, cal, ranking), reporting.cell(test[True], *key, cal, ranking)]
                 n = max(get(test[True], *key, cal, m)[2] for m in metrics + [ranking])
-                rows.append(model_cells(key, shown) + [cal] + cells + [str(n)])
-            cols = head + ["calibrator"] + [f"{m} {w}" for m in metrics for w in ("before", "after")] + \
-                ["fitted params (mean)", f"{ranking} before", f"{ranking} after", "n"]
-            arrows = ", ".join(f"{m} {_dir(m)}" for m in metrics if _dir(m))
+                rows.append(model_cells(key, shown) + [reporting.readable("calibrators", cal)] + cells + [str(n)])
+            title = reporting.metric_title
+            cols = head + ["calibrator"] + [f"{title(m)} {w}" for m in metrics for w in ("before", "after")] + \
+                ["fitted params (mean)", f"{title(ranking)} before", f"{title(ranking)} after", "n"]
+            arrows = ", ".join(f"{title(m)} {_dir(m)}" for m in metrics if _dir(m))
             parts = ["\n## Calibration\n",
                      "Calibrators are fitted on the val split only; every number here is on test. Before = the "
                      "model's raw probabilities, after = calibrated; the reference calibrator "
-                     f"(`{reporting.default_name('calibrators')}`) leaves them unchanged. Mean ± std over seeds; "
+                     f"({_ref_name()}) leaves them unchanged. Mean ± std over seeds; "
                      f"n = seeds; bold = best after calibration per column ({arrows}). "
-                     f"{ranking} is shown to catch a calibrator that changes the ranking (ties from binning).\n",
+                     f"{title(ranking)} is shown to catch a calibrator that changes the ranking (ties from binning).\n",
                      reporting.md_table(cols, rows) + "\n"]
             figs = self._reliability(ctx, ds, d)
             if figs:
@@ -160,15 +161,20 @@ def _comparison(per_ds: dict, test: dict, metrics: list[str], shown: list[str]) 
         for key, cal in pairs:
             index.setdefault((tuple(model_cells(key, shown)), cal), {})[ds] = key
     head = ["model"] + (["labelled"] if "fraction" in shown else []) + ["calibrator"] + \
-        [f"{m} {_dir(m)} [{reporting.short_name(ds)}]" for m in metrics for ds in datasets]
+        [f"{reporting.metric_title(m)} {_dir(m)} [{reporting.short_name(ds)}]" for m in metrics for ds in datasets]
     rows = []
     for (cells, cal), keys in index.items():
-        rows.append(list(cells) + [cal] + [reporting.cell(test[True], *keys[ds], cal, m) if ds in keys else ""
+        rows.append(list(cells) + [reporting.readable("calibrators", cal)] + [reporting.cell(test[True], *keys[ds], cal, m) if ds in keys else ""
                                            for m in metrics for ds in datasets])
-    ref = reporting.default_name("calibrators")
     return (f"\n## Calibration: {heading_datasets(datasets)}\n\n"
-            "Test split, after calibration (the `" + str(ref) + "` rows are the raw model, i.e. before), mean ± std "
+            f"Test split, after calibration (the {_ref_name()} rows are the raw model, i.e. before), mean ± std "
             "over seeds; calibrators fitted on val only.\n\n" + reporting.md_table(head, rows) + "\n")
+
+
+def _ref_name() -> str:
+    """The reference calibrator as readers see it (``no calibration``)."""
+    ref = reporting.default_name("calibrators")
+    return f"`{reporting.readable('calibrators', ref)}`" if ref else "reference"
 
 
 @hookimpl

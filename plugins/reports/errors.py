@@ -122,13 +122,14 @@ class Errors(Report):
                 figs.append(figure_md(f"errors {sel}", f"{stem}.png"))
             shown = errs["kind"].value_counts()
             gallery = f"[png]({reporting.link(f'figures/{stem}.png')})" if images is not False else "-"
-            rows.append([sel, f"{thr:.3f}", f"{shown.get('FP', 0)} / {errs.attrs['n_fp']}",
+            rows.append([reporting.readable("threshold-selectors", sel), f"{thr:.3f}", f"{shown.get('FP', 0)} / {errs.attrs['n_fp']}",
                          f"{shown.get('FN', 0)} / {errs.attrs['n_fn']}", gallery,
                          f"[csv]({reporting.link(f'figures/{stem}.csv')})"])
         if not rows:
             return ""
         return ("\n## High-confidence errors\n\n"
-                f"Best model by mean test {reporting.primary_metric()}: {who} (calibrator {cal}, seed {seed}, test "
+                f"Best model by mean test {reporting.metric_title(reporting.primary_metric())}: {who} (calibrator "
+                f"{reporting.readable('calibrators', cal)}, seed {seed}, test "
                 f"split). Per selector, the {k} most confident false positives (highest P({pos})) and false "
                 f"negatives (lowest P({pos})) at its threshold. The CSV's blank `note` column is for an error "
                 "taxonomy.\n\n"

@@ -76,13 +76,15 @@ class LabelEfficiency(Report):
         if not per_ds:
             return {}
         out = {}
+        shown = reporting.metric_title(metric)
         for ds, c in per_ds.items():
             name = f"label_efficiency_{reporting.slug(ds)}.png"
             _plots.label_efficiency({reporting.short_name(ds): _xy(c)}, ctx.fig_dir / name,
-                                    title=f"{ctx.suite.name}: {split} {metric} vs labelled share ({ds})",
-                                    ylabel=f"{split} {metric}")
+                                    title=f"{ctx.suite.name}: {split} {shown} vs labelled share "
+                                          f"({reporting.short_name(ds)})",
+                                    ylabel=f"{split} {shown}")
             out[ds] = ("\n## Label efficiency\n\n"
-                       f"{split.capitalize()} {metric} (mean ± std over seeds, reference calibrator) against the "
+                       f"{split.capitalize()} {shown} (mean ± std over seeds, reference calibrator) against the "
                        "share of the train split whose labels were used; bold = best per column"
                        f"{_direction_note(metric)}.\n\n"
                        + _table(c, metric) + "\n\n" + f"![label efficiency]({reporting.link('figures/' + name)})\n")
@@ -90,10 +92,10 @@ class LabelEfficiency(Report):
             name = "comparison_label_efficiency.png"
             _plots.label_efficiency({reporting.short_name(ds): _xy(c) for ds, c in per_ds.items()},
                                     ctx.fig_dir / name,
-                                    title=f"{ctx.suite.name}: {split} {metric} vs labelled share, side by side",
-                                    ylabel=f"{split} {metric}")
+                                    title=f"{ctx.suite.name}: {split} {shown} vs labelled share, side by side",
+                                    ylabel=f"{split} {shown}")
             out["comparison"] = (f"\n## Label efficiency: {heading_datasets(list(per_ds))}\n\n"
-                                 f"{split.capitalize()} {metric}, mean ± std over seeds.\n\n"
+                                 f"{split.capitalize()} {shown}, mean ± std over seeds.\n\n"
                                  + _comparison_table(per_ds) + "\n\n"
                                  + f"![label efficiency]({reporting.link('figures/' + name)})\n")
         return out

@@ -75,7 +75,8 @@ class OperatingPoints(Report):
             cols = head + (["calibrator"] if cal_col else []) + ["selector"]
 
             def ident(k, c, t):
-                return model_cells(k, shown) + ([c] if cal_col else []) + [t]
+                return model_cells(k, shown) + ([reporting.readable("calibrators", c)] if cal_col else []) + \
+                    [reporting.readable("threshold-selectors", t)]
 
             rows = [ident(k, c, t) + [reporting.cell(test, *k, c, t, "threshold")]
                     + [reporting.cell(test, *k, c, t, m) for m in metrics]
@@ -85,12 +86,12 @@ class OperatingPoints(Report):
                      "Each selector picks its threshold on val (on the calibrated val probabilities) and the "
                      "threshold is applied unchanged to test. Test values at that threshold, mean ± std over "
                      "seeds; n = seeds. Not bolded: selectors trade one rate for another by design.\n",
-                     reporting.md_table(cols + ["threshold"] + metrics + ["n"], rows) + "\n",
+                     reporting.md_table(cols + ["threshold"] + [_title(m) for m in metrics] + ["n"], rows) + "\n",
                      "\n### Val → test drift\n\n"
                      "Gap = test − val of the same metric at the same threshold, per run, then mean ± std over "
                      "seeds: how far the val-chosen operating point moves on unseen data. A degenerate threshold "
                      "(every case one class) has no gap by construction, so small is not always good.\n",
-                     reporting.md_table(cols + [f"{m} gap" for m in metrics], grows) + "\n"]
+                     reporting.md_table(cols + [f"{_title(m)} gap" for m in metrics], grows) + "\n"]
             for sec in (self._roc_pr(ctx, ds, d), confusion_grid(ctx, ds), _ranking(ctx, ds, d, shown, head)):
                 if sec:
                     parts.append(sec)
@@ -187,10 +188,11 @@ def confusion_grid(ctx: "reporting.ReportContext", ds: str) -> str:
     who = model_name(best, shown_axes(ctx.df))
     name = f"confusion_{slug(ds)}.png"
     _plots.confusion_grid(mats, labels, ctx.fig_dir / name,
-                          title=f"{ds}: {who} (best mean test {reporting.primary_metric()}), calibrator {cal}, "
+                          title=f"{ds}: {who} (best mean test {_title(reporting.primary_metric())}), "
+                                f"{reporting.readable('calibrators', cal)}, "
                                 f"seed {seed}, test")
-    return (f"\nConfusion matrices on test of the best model by mean test {reporting.primary_metric()} ({who}; "
-            f"calibrator {cal}, seed {seed}), one per selector; rows true, columns predicted.\n\n"
+    return (f"\nConfusion matrices on test of the best model by mean test {_title(reporting.primary_metric())} "
+            f"({who}; {reporting.readable('calibrators', cal)}, seed {seed}), one per selector; rows true, columns predicted.\n\n"
             + figure_md("confusion matrices", name) + "\n")
 
 
@@ -212,8 +214,8 @@ def _ranking(ctx: "reporting.ReportContext", ds: str, d: pd.DataFrame, shown: li
     base = (f"The test prevalence of {pos} is {prevalence:.3f}: a no-skill model's PR-AUC (average precision), "
             "against 0.5 for ROC-AUC." if np.isfinite(prevalence) else "")
     return ("\n### Ranking quality (threshold-free)\n\n"
-            f"Calibrator {cal}; mean ± std over seeds; bold = best per column. {base}\n\n"
-            + reporting.md_table(head + ranking + ["n"], rows) + "\n")
+            f"Calibrator: {reporting.readable('calibrators', cal)}; mean ± std over seeds; bold = best per column. {base}\n\n"
+            + reporting.md_table(head + [_title(m) for m in ranking] + ["n"], rows) + "\n")
 
 
 def _prevalence(ctx: "reporting.ReportContext", rows: pd.DataFrame) -> float:
@@ -231,15 +233,20 @@ def _comparison(per_ds: dict, test: dict, gap: dict, metrics: list[str], shown: 
         for k, c, t in triples:
             index.setdefault((tuple(model_cells(k, shown)), c, t), {})[ds] = k
     head = ["model"] + (["labelled"] if "fraction" in shown else []) + (["calibrator"] if cal_col else []) + \
-        ["selector"] + [f"{m} [{reporting.short_name(ds)}]" for m in ["threshold"] + metrics for ds in datasets]
+        ["selector"] + [f"{_title(m)} [{reporting.short_name(ds)}]" for m in ["threshold"] + metrics for ds in datasets]
     rows = []
     for (cells, c, t), keys in index.items():
         vals = [reporting.cell(test, *keys[ds], c, t, m) if ds in keys else ""
                 for m in ["threshold"] + metrics for ds in datasets]
-        rows.append(list(cells) + ([c] if cal_col else []) + [t] + vals)
+        rows.append(list(cells) + ([reporting.readable("calibrators", c)] if cal_col else [])
+                    + [reporting.readable("threshold-selectors", t)] + vals)
     return (f"\n## Operating points: {heading_datasets(datasets)}\n\n"
             "Test values at each selector's val-chosen threshold, mean ± std over seeds (val → test gaps: "
             "see each dataset's page).\n\n" + reporting.md_table(head, rows) + "\n")
+
+
+def _title(metric: str) -> str:
+    return reporting.metric_title(metric)
 
 
 @hookimpl

@@ -240,11 +240,13 @@ class Robustness(Report):
             g = frame.groupby(by + ["seed"], sort=False, dropna=False)["value"].mean().groupby(by, sort=False)
             return {tuple(str(x) for x in (k if isinstance(k, tuple) else (k,))): mean_std(v) for k, v in g}
 
-        parts = [f"\n## Robustness under shift\n\nTest {metric} and {cfg.accuracy} of each trained model on "
+        mt, at = reporting.metric_title(metric), reporting.metric_title(cfg.accuracy)
+        parts = [f"\n## Robustness under shift\n\nTest {mt} and {at} of each trained model on "
                  "corrupted test images (MedMNIST-C corruptions and mild shifts, each at the listed "
                  "severities, deterministic per image), with the calibrator fitted on clean val and the "
-                 f"threshold chosen on clean val. Mean ± std over seeds; {metric} rows of the reference "
-                 f"calibrator `{cal_ref}`, threshold metrics at `{selector}`. Nothing is retrained."]
+                 f"threshold chosen on clean val. Mean ± std over seeds; {mt} rows of the reference "
+                 f"calibrator ({reporting.readable('calibrators', cal_ref)}), threshold metrics at "
+                 f"{reporting.readable('threshold-selectors', selector)}. Nothing is retrained."]
         if notes:
             parts.append("\n".join(f"> {n}" for n in notes))
         # 1. aggregates per model and set
@@ -254,7 +256,7 @@ class Robustness(Report):
         means = {}
         for pset in sets:
             title = pset or "listed perturbations"
-            head = ["model", f"clean {metric}", f"mean {metric}", f"clean {cfg.accuracy}", f"mean {cfg.accuracy}"]
+            head = ["model", f"clean {mt}", f"mean {mt}", f"clean {at}", f"mean {at}"]
             with_be = bool(be)
             if with_be:
                 head += ["mBE (ref = 1)", "relative mBE (ref = 1)"]
@@ -295,8 +297,9 @@ class Robustness(Report):
                 panel[names[k]] = (xs, ys, sd)
             panels[labels[s]] = panel
         fig = f"robustness_{slug(ds)}.png"
-        severity_curves(panels, ctx.fig_dir / fig, title=f"{ctx.suite.name}: test {metric} vs severity ({ds})",
-                        ylabel=f"test {metric}")
+        severity_curves(panels, ctx.fig_dir / fig, title=f"{ctx.suite.name}: test {mt} vs severity "
+                                                          f"({reporting.short_name(ds)})",
+                        ylabel=f"test {mt}")
         corr = stats(rank_s, axes + ["perturbation_set", "perturbation"])
         head = ["corruption"] + [names[k] for k in keys]
         table = [["clean (severity 0)"] + [bold_cell(rank_clean, k, best_keys(rank_clean, keys,
@@ -306,9 +309,9 @@ class Robustness(Report):
             ks = [k + s for k in keys]
             best = best_keys(corr, ks, reporting.direction(metric))
             table.append([labels[s]] + [bold_cell(corr, k, best) for k in ks])
-        parts.append(f"\n### {metric} per corruption\n\nTest {metric} averaged over severities (bold = best per "
+        parts.append(f"\n### {mt} per corruption\n\nTest {mt} averaged over severities (bold = best per "
                      "row); the figure shows each severity, 0 = clean.\n\n" + reporting.md_table(head, table)
-                     + "\n\n" + figure_md(f"{metric} vs severity", fig))
+                     + "\n\n" + figure_md(f"{mt} vs severity", fig))
         # 3. calibration under shift
         parts.append(self._calibration(d, clean, keys, names, axes, stats))
         # 4. threshold stability
@@ -456,7 +459,8 @@ class Robustness(Report):
                 table.append([names[k], reporting.display_name("calibrators", cal), bold_cell(c_stats, kc)]
                              + [bold_cell(s_stats, kc + (s,)) for s in sev] + [bold_cell(all_stats, kc),
                                                                                reporting.fmt(diff)])
-        return (f"\n### Calibration under shift\n\nTest {cm} (lower is better) of each calibrator's output, fitted on "
+        return (f"\n### Calibration under shift\n\nTest {reporting.metric_title(cm)} (lower is better) of each "
+                "calibrator's output, fitted on "
                 "clean val (the no-calibration row is the raw model), clean and averaged over corruptions at each "
                 "severity: does a calibration fitted on clean data survive the shift?\n\n"
                 + reporting.md_table(head, table))
@@ -479,7 +483,7 @@ class Robustness(Report):
             cols.append((m, stats(per_seed(cl[cl["metric"] == m], by), by),
                          stats(per_seed(delta, by + ["severity", "perturbation_set", "perturbation"]),
                                by + ["severity"])))
-            head += [f"{m} clean"] + [f"Δ{m} s{s}" for s in sev]
+            head += [f"{reporting.metric_title(m)} clean"] + [f"Δ{reporting.metric_title(m)} s{s}" for s in sev]
         for k in keys:
             for sel in sels:
                 ks = k + (sel,)
@@ -489,8 +493,8 @@ class Robustness(Report):
                 for _, c, dl in cols:
                     r += [bold_cell(c, ks)] + [bold_cell(dl, ks + (s,)) for s in sev]
                 table.append(r)
-        return ("\n### Threshold stability\n\nAt each selector's threshold chosen on clean val (calibrator "
-                f"`{cal_ref}`): the clean test rate and its mean change under shift (shifted − clean, averaged "
+        return ("\n### Threshold stability\n\nAt each selector's threshold chosen on clean val (calibrator: "
+                f"{reporting.readable('calibrators', cal_ref)}): the clean test rate and its mean change under shift (shifted − clean, averaged "
                 "over corruptions) at each severity. A TPR target met on clean data is not met under shift "
                 "when ΔTPR is negative.\n\n" + reporting.md_table(head, table))
 
@@ -501,7 +505,8 @@ class Robustness(Report):
         head = ["model"] + [f"{reporting.short_name(ds)}: {s or 'listed'}" for ds, s in cols]
         rows = [[n] + [reporting.fmt(*per_ds[ds].get(n, {}).get(s, (np.nan, np.nan, 0))[:2]) for ds, s in cols]
                 for n in models]
-        return (f"\n## Robustness under shift: {heading_datasets(list(per_ds))}\n\nMean test {metric} over "
+        return (f"\n## Robustness under shift: {heading_datasets(list(per_ds))}\n\nMean test "
+                f"{reporting.metric_title(metric)} over "
                 "corruptions and severities, per perturbation set (mean ± std over seeds).\n\n"
                 + reporting.md_table(head, rows) + "\n")
 

@@ -47,7 +47,8 @@ def test_figures_and_pivoted_leaderboard(le):
               "comparison_label_efficiency.png", "comparison_ssl_loss.png"):
         assert (lb / "figures" / f).is_file(), f
     text = (lb / "pneumoniamnist.md").read_text()
-    assert "| ssl | regime | fraction=0.05 | fraction=0.2 | fraction=1 | n |" in text
+    assert "| method | 5 % | 20 % | 100 % | n |" in text
+    assert "| supervised (scratch) |" in text and "| none | all |" not in text
     # sections in reading order, readers' names in the label-efficiency table
     order = [text.index(s) for s in ("## Data", "## Label efficiency", "## SSL pretraining")]
     assert order == sorted(order)

@@ -84,20 +84,20 @@ def test_report_tables_and_figure(rob):
     lb = rob["out"] / "leaderboards" / "smoke_robustness"
     text = (lb / "breastmnist.md").read_text()
     for section in ("## Robustness under shift", "### Mean over corruptions and severities",
-                    "### auroc per corruption", "### Calibration under shift", "### Threshold stability"):
+                    "### AUROC per corruption", "### Calibration under shift", "### Threshold stability"):
         assert section in text, section
     mean = text.split("### Mean over corruptions and severities")[1].split("###")[0]
-    assert "| model | clean auroc | mean auroc | clean balanced_accuracy | mean balanced_accuracy | mBE (ref = 1) |" in mean
+    assert "| model | clean AUROC | mean AUROC | clean balanced accuracy | mean balanced accuracy | mBE (ref = 1) |" in mean
     ref_line = next(l for l in mean.splitlines() if l.startswith("| supervised (scratch) |"))
     assert ref_line.rstrip(" |").endswith("1.000 | 1.000")  # the reference's own normalised errors
     assert sum(l.startswith("| SimCLR ") for l in mean.splitlines()) == 2
-    corr = text.split("### auroc per corruption")[1].split("###")[0]
+    corr = text.split("### AUROC per corruption")[1].split("###")[0]
     assert "| corruption | supervised (scratch) | SimCLR probe | SimCLR finetune |" in corr
     assert all(f"| {c} |" in corr for c in ("contrast_down", "gaussian_noise"))
     cal = text.split("### Calibration under shift")[1].split("###")[0]
     assert "| severity 1 | severity 5 |" in cal and cal.count("temperature scaling") == 3
     thr = text.split("### Threshold stability")[1]
-    assert "| recall clean | Δrecall s1 | Δrecall s5 | fpr clean |" in thr and thr.count("Youden's J") == 3
+    assert "| sensitivity clean | Δsensitivity s1 | Δsensitivity s5 | FPR clean |" in thr and thr.count("Youden's J") == 3
     assert (lb / "figures" / "robustness_breastmnist.csv").stat().st_size > 1000
     assert "## Robustness under shift: Breast vs Pneumonia" in (lb / "comparison.md").read_text()
     png = lb / "figures" / "robustness_pneumoniamnist.png"

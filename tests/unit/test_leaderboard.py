@@ -37,11 +37,12 @@ def test_summary_is_mean_std_n_over_seeds():
 def test_plain_table_never_averages_configs_and_marks_best_by_direction():
     df = frame()
     t = LeaderboardTable(metrics=cols("auroc", "ece"), rows=("regime",))
-    md = table_markdown(summarize(df, t), t, ["regime", "fraction"])
-    lines = [l for l in md.splitlines() if l.startswith("| finetune") or l.startswith("| probe")]
+    md = table_markdown(summarize(df, t), t, ["regime", "fraction"], {"ssl": "simclr"})
+    lines = [l for l in md.splitlines() if l.startswith("| SimCLR")]
     assert len(lines) == 4  # fraction was added as a row axis: four configs, none averaged
-    assert "| finetune | 1 | **0.910 ± 0.010** | 0.310 ± 0.010 | 3 |" in md
-    assert "| finetune | 0.1 | 0.610 ± 0.010 | **0.060 ± 0.010** | 3 |" in md  # ece: lower is better
+    assert "| method | labelled | AUROC ↑ | ECE ↓ | n |" in md
+    assert "| SimCLR finetune | 100 % | **0.910 ± 0.010** | 0.310 ± 0.010 | 3 |" in md
+    assert "| SimCLR finetune | 10 % | 0.610 ± 0.010 | **0.060 ± 0.010** | 3 |" in md  # ece: lower is better
     bold = [l for l in lines if "**" in l]
     assert len(bold) == 2  # exactly one best per column
 
@@ -49,9 +50,27 @@ def test_plain_table_never_averages_configs_and_marks_best_by_direction():
 def test_pivot_marks_the_best_in_each_column():
     df = frame()
     t = LeaderboardTable(metrics=cols("auroc"), rows=("regime",), pivot="fraction")
-    md = table_markdown(summarize(df, t), t, ["regime"])
-    assert "| probe | **0.710 ± 0.010** | 0.810 ± 0.010 | 3 |" in md
-    assert "| finetune | 0.610 ± 0.010 | **0.910 ± 0.010** | 3 |" in md
+    md = table_markdown(summarize(df, t), t, ["regime"], {"ssl": "simclr"})
+    assert "| method | 10 % | 100 % | n |" in md
+    assert "| SimCLR probe | **0.710 ± 0.010** | 0.810 ± 0.010 | 3 |" in md
+    assert "| SimCLR finetune | 0.610 ± 0.010 | **0.910 ± 0.010** | 3 |" in md
+
+
+def test_rows_speak_the_readers_language():
+    """ssl and regime become one method name; components their display names; never `none / all`."""
+    from harness.leaderboard import RowNames
+
+    names = RowNames(["ssl", "regime", "calibrator", "fraction"], {"encoder": "resnet18"})
+    assert names.headers() == ["method", "calibrator", "labelled"]
+    assert names.cells(("none", "all", "temperature", 0.01)) == ["supervised (scratch)", "temperature scaling", "1 %"]
+    assert names.cells(("none", "probe", "none", 1.0))[0] == "probe on random init"
+    assert names.cells(("moco", "finetune", "-", 0.2)) == ["MoCo v2 finetune", "-", "20 %"]
+    # one axis of the pair fixed: the other still names the method; a component without a display
+    # name keeps its label
+    assert RowNames(["regime", "encoder"], {"ssl": "none"}).cells(("all", "resnet18")) == ["supervised (scratch)",
+                                                                                         "resnet18"]
+    assert RowNames(["ssl"], {"regime": "probe"}).cells(("vicreg",)) == ["VICReg probe"]
+    assert RowNames(["regime"]).cells(("finetune",)) == ["finetune"]  # the SSL method unknown: the regime alone
 
 
 def test_raw_and_gap_columns():
@@ -59,12 +78,12 @@ def test_raw_and_gap_columns():
     t = LeaderboardTable(metrics=cols(MetricColumn("auroc", calibrated=False), MetricColumn("auroc", split="gap")),
                          rows=("regime",), pivot="fraction")
     md = table_markdown(summarize(df, t), t, ["regime"])
-    assert "**auroc (raw)** (higher is better)" in md
+    assert "**AUROC (raw)** (higher is better)" in md
     assert "| probe | **1.210 ± 0.010** | 1.310 ± 0.010 | 3 |" in md  # best within each pivot column
     assert "| finetune | 1.110 ± 0.010 | **1.410 ± 0.010** | 3 |" in md
     # test - val = -0.05 for every run; a gap has no "best", so nothing is bold
     assert "| probe | -0.050 ± 0.000 | -0.050 ± 0.000 | 3 |" in md
-    gap_section = md.split("**auroc test−val**")[1]
+    gap_section = md.split("**AUROC test−val**")[1]
     assert "**" not in gap_section
 
 

@@ -206,29 +206,30 @@ def test_calibration_table_numbers_and_bold(tree):
     md = out["calibration"]["breastmnist"]
     head, _ = _table(md, "model")
     assert head[:3] == ["model", "labelled", "calibrator"]
-    assert {"ece before", "ece after", "fitted params (mean)", "auroc before", "auroc after", "n"} <= set(head)
-    # every calibration metric of the registry, none by hard-coded list
-    assert [h[:-len(" after")] for h in head if h.endswith(" after") and h[:-6] != "auroc"] == \
-        reporting.metric_names("calibration")
+    assert {"ECE before", "ECE after", "fitted params (mean)", "AUROC before", "AUROC after", "n"} <= set(head)
+    # every calibration metric of the registry (by its display name), none by hard-coded list
+    assert [h[:-len(" after")] for h in head if h.endswith(" after") and h[:-6] != "AUROC"] == \
+        [reporting.metric_title(m) for m in reporting.metric_names("calibration")]
     rows = {(r["model"], r["labelled"], r["calibrator"]): r for r in _dicts(md, "model")}
     assert len(rows) == 2 * 2 * 2  # 2 methods x 2 fractions x 2 calibrators; selectors add no rows
-    t = rows[("SimCLR probe", "100 %", "temperature")]
-    assert (t["ece before"], t["ece after"]) == ("0.250 ± 0.071", "**0.060 ± 0.014**")  # ece: lower is best
+    t = rows[("SimCLR probe", "100 %", "temperature scaling")]
+    assert (t["ECE before"], t["ECE after"]) == ("0.250 ± 0.071", "**0.060 ± 0.014**")  # ece: lower is best
     assert t["fitted params (mean)"] == "temperature=2"
-    assert t["auroc after"] == "0.855 ± 0.007"
+    assert t["AUROC after"] == "0.855 ± 0.007"
     assert t["n"] == "2"  # seeds, not seeds x selectors
-    none = rows[("supervised (scratch)", "100 %", "none")]
-    assert (none["ece after"], none["fitted params (mean)"]) == ("0.250 ± 0.071", "-")
+    none = rows[("supervised (scratch)", "100 %", "no calibration")]
+    assert (none["ECE after"], none["fitted params (mean)"]) == ("0.250 ± 0.071", "-")
+    assert "reference calibrator (`no calibration`)" in md
 
 
 def test_calibration_comparison_lines_up_datasets(tree):
     _, out = tree
     md = out["calibration"]["comparison"]
     head, _ = _table(md, "model")
-    assert "ece ↓ [Breast]" in head and "ece ↓ [Pneumonia]" in head
+    assert "ECE ↓ [Breast]" in head and "ECE ↓ [Pneumonia]" in head
     row = [r for r in _dicts(md, "model") if (r["model"], r["labelled"], r["calibrator"]) ==
-           ("SimCLR probe", "10 %", "temperature")][0]
-    assert row["ece ↓ [Breast]"] == row["ece ↓ [Pneumonia]"] == "0.060 ± 0.014"
+           ("SimCLR probe", "10 %", "temperature scaling")][0]
+    assert row["ECE ↓ [Breast]"] == row["ECE ↓ [Pneumonia]"] == "0.060 ± 0.014"
 
 
 def test_reliability_figure_per_model_plots_raw_then_each_calibrator(tree):
@@ -265,25 +266,26 @@ def test_operating_point_table_and_gaps(tree):
     md = out["operating_points"]["breastmnist"]
     head, _ = _table(md, "model")
     assert head[:5] == ["model", "labelled", "calibrator", "selector", "threshold"]
-    assert head[5:-1] == reporting.metric_names("threshold") and head[-1] == "n"
+    assert head[5:-1] == [reporting.metric_title(m) for m in reporting.metric_names("threshold")]
+    assert head[-1] == "n" and "balanced accuracy" in head and "balanced_accuracy" not in head
     rows = _dicts(md, "model")
     assert len(rows) == 2 * 2 * 2 * 2  # methods x fractions x calibrators x selectors
     y = [r for r in rows if (r["model"], r["labelled"], r["calibrator"], r["selector"]) ==
-         ("SimCLR probe", "100 %", "none", "youden")][0]
-    assert (y["threshold"], y["recall"], y["n"]) == ("0.410 ± 0.014", "0.815 ± 0.007", "2")
+         ("SimCLR probe", "100 %", "no calibration", "Youden's J")][0]
+    assert (y["threshold"], y["sensitivity"], y["n"]) == ("0.410 ± 0.014", "0.815 ± 0.007", "2")
     assert not any("**" in v for r in rows for v in r.values())  # selectors trade rates: no "best"
     gap_md = md.split("### Val → test drift")[1]
     g = [r for r in _dicts(gap_md, "model") if (r["model"], r["calibrator"], r["selector"]) ==
-         ("SimCLR probe", "none", "youden")][0]
-    assert (g["recall gap"], g["precision gap"]) == ("0.015 ± 0.007", "0.000 ± 0.000")
+         ("SimCLR probe", "no calibration", "Youden's J")][0]
+    assert (g["sensitivity gap"], g["precision gap"]) == ("0.015 ± 0.007", "0.000 ± 0.000")
 
 
 def test_ranking_table_bolds_the_best_model(tree):
     _, out = tree
     md = out["operating_points"]["pneumoniamnist"].split("### Ranking quality")[1]
     rows = {(r["model"], r["labelled"]): r for r in _dicts(md, "model")}
-    assert rows[("supervised (scratch)", "100 %")]["auroc"] == "**0.905 ± 0.007**"
-    assert rows[("SimCLR probe", "100 %")]["auroc"] == "0.855 ± 0.007"
+    assert rows[("supervised (scratch)", "100 %")]["AUROC"] == "**0.905 ± 0.007**"
+    assert rows[("SimCLR probe", "100 %")]["AUROC"] == "0.855 ± 0.007"
     assert "test prevalence of pneumonia" in md
 
 
@@ -331,7 +333,7 @@ def test_error_sheets_and_galleries(tree):
     fp = sheet[sheet["kind"] == "FP"]["prob_positive"].tolist()
     assert fp == sorted(fp, reverse=True)
     rows = {r["selector"]: r for r in _dicts(md, "selector")}
-    assert rows["youden"]["threshold"] == "0.400"  # the lowest seed's threshold
+    assert rows["Youden's J"]["threshold"] == "0.400"  # the lowest seed's threshold
     g = _plots.DRAWN["errors_breastmnist_youden.png"]
     assert g[0]["ylabel"].startswith("false positives") and len(g) == 2 * 3  # k = 3 per row
 
@@ -361,7 +363,7 @@ def test_label_efficiency_curves_names_and_percent_ticks(tree):
     (ax,) = _plots.DRAWN["label_efficiency_breastmnist.png"]
     assert ax["legend"] == ["supervised (scratch)", "SimCLR probe"] and ax["lines"] == 2
     assert ax["xticklabels"] == ["10 %", "100 %"] and ax["xscale"] == "log"
-    assert ax["ylabel"] == "test auroc" and "labelled" in ax["xlabel"]
+    assert ax["ylabel"] == "test AUROC" and "labelled" in ax["xlabel"]
     both = _plots.DRAWN["comparison_label_efficiency.png"]
     assert [a["title"] for a in both] == ["Breast", "Pneumonia"]
     rows = {r["method"]: r for r in _dicts(out["label_efficiency"]["breastmnist"], "method")}
