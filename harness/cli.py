@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--executor", help="executor plugin (`bench ls executors`; default: local)")
     r.add_argument("--workers", type=int, help="worker processes for the processes executor")
+    r.add_argument("--threads", help="torch threads per worker, for executors that take it: processes "
+                   "`same` (default: results equal a local run's) or `share` (cores // workers: faster on a CPU, "
+                   "last bits differ); ray `same` or `task`")
     r.add_argument("--device", help="auto (CUDA when available, the default), cpu, cuda or cuda:N; "
                    "overrides the suite's device:")
     r.add_argument("--address", help="cluster to run on, for executors that take one (ray: auto or ray://HOST:PORT)")
@@ -175,7 +178,8 @@ def _cmd_run(args) -> int:
     suite = load_suite(args.suite, **_limits(args))
     out = Path(args.out)
     cache = cache_dir_for(out, args.cache_dir)
-    executor_options = {k: v for k, v in (("workers", args.workers), ("address", args.address)) if v}
+    executor_options = {k: v for k, v in (("workers", args.workers), ("address", args.address),
+                                          ("threads", args.threads)) if v}
     name = args.executor
     if suite.executor is not None and (name is None or name == suite.executor[0]):
         name, executor_options = suite.executor[0], {**suite.executor[1], **executor_options}

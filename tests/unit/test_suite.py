@@ -195,7 +195,9 @@ def test_a_suite_names_its_executor_and_the_cli_can_override_it(tmp_path, monkey
     monkeypatch.setattr("harness.execute.get_executor", fake_get_executor)
     for argv, want in ((["run", str(p), "--dry-run"], ("processes", {"workers": 2, "threads": "share"})),
                        (["run", str(p), "--dry-run", "--workers", "1"], ("processes", {"workers": 1, "threads": "share"})),
-                       (["run", str(p), "--dry-run", "--executor", "local"], ("local", None))):
+                       (["run", str(p), "--dry-run", "--threads", "same"], ("processes", {"workers": 2, "threads": "same"})),
+                       (["run", str(p), "--dry-run", "--executor", "local"], ("local", None)),
+                       (["run", str(p), "--dry-run", "--executor", "ray", "--threads", "task"], ("ray", {"threads": "task"}))):
         try:
             cli.main(argv)
         except SystemExit:
