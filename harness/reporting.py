@@ -155,14 +155,20 @@ def pv(v) -> str:
 
 
 def component_name(kind: str, label: str) -> Optional[str]:
-    """The registered name behind a result label such as ``breastmnist(size=64)`` (no parsing: the
-    labels of every component a suite loaded are recorded), or None."""
+    """The registered name behind a result label such as ``breastmnist(size=64)``, or None.
+
+    The labels of every component a suite loaded in this process are recorded; a label read back from
+    saved results without a suite (``name(option=value,...)``) falls back to its registered prefix.
+    """
     from .plugins import get_registry
     from .suite import LABELS
 
-    name = LABELS.get((kind, str(label)))
-    if name is None and str(label) in get_registry(kind):
-        name = str(label)
+    label = str(label)
+    name = LABELS.get((kind, label))
+    if name is None:
+        head = label.split("(", 1)[0]
+        if head in get_registry(kind) and (head == label or label.endswith(")")):
+            name = head
     return name
 
 

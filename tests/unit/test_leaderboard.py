@@ -149,6 +149,9 @@ def test_leaderboards_name_components_by_their_display_names_without_a_run(tmp_p
     s = load_suite(tmp_path / "s.yaml")
     suite_mod.LABELS.clear()
     suite_mod._component_label.cache_clear()
-    assert reporting.display_name("ssl-methods", "moco(queue_size=256)") == "moco(queue_size=256)"
+    # a label read back from results, no suite loaded: its registered prefix names it
+    assert reporting.display_name("ssl-methods", "moco(queue_size=256)") == "MoCo v2 (queue_size=256)"
+    assert reporting.component_name("ssl-methods", "mocov3(x=1)") is None  # no such plugin: no guess
+    assert reporting.component_name("ssl-methods", "moco_extra") is None  # a prefix is not a name
     remember_labels(s)
     assert reporting.display_name("ssl-methods", "moco(queue_size=256)") == "MoCo v2 (queue_size=256)"
