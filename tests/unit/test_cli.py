@@ -31,7 +31,7 @@ def test_run_then_rerun_then_leaderboard(tmp_path, capsys, synthetic):
     board.unlink()
     rc, stdout, _ = bench(capsys, "leaderboard", suite, "--out", out)
     assert rc == 0 and f"leaderboard: {board}" in stdout and board.is_file()
-    assert "auroc" in board.read_text()
+    assert "AUROC" in board.read_text()
 
 
 def test_every_cell_failing_exits_1(tmp_path, capsys, synthetic, monkeypatch):

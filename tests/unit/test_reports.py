@@ -326,7 +326,7 @@ def test_top_errors_ranks_confident_mistakes():
 def test_error_sheets_and_galleries(tree):
     ctx, out = tree
     md = out["errors"]["breastmnist"]
-    assert "Best model by mean test auroc: SimCLR probe, 100 %" in md
+    assert "Best model by mean test AUROC: SimCLR probe, 100 %" in md
     sheet = pd.read_csv(ctx.fig_dir / "errors_breastmnist_youden.csv", keep_default_na=False)
     assert list(sheet.columns) == ["kind", "rank", "index", "prob_positive", "true_label", "pred_label", "note"]
     assert set(sheet["note"]) == {""}
