@@ -82,7 +82,7 @@ def test_a_package_adds_an_augmentation_a_stage_a_report_and_an_executor(tmp_pat
     run = next((out / "results" / "plugin_demo" / "runs").iterdir())
     assert (run / "gamma_stats.json").is_file()
     board = (out / "leaderboards" / "plugin_demo" / "breastmnist.md").read_text()
-    assert "random_gamma(low=0.7)" in board and "mean_test_prob" in board
+    assert "random_gamma(low=0.7)" in board and "mean test prob" in board  # a stage quantity, underscores as spaces
     assert "cells with a mean test probability: 1" in (out / "leaderboards" / "plugin_demo" / "comparison.md").read_text()
     assert set((TESTS / "third_party_plugin").rglob("*")) == tree_before, "installing wrote into the source tree"
 
