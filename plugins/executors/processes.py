@@ -8,11 +8,38 @@ from typing import Optional
 from harness import Executor, hookimpl
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int | None = None) -> None:
     # Before torch loads in the worker: share the cores instead of oversubscribing them, and keep
     # OpenMP from spinning while it waits (see harness/cli.py).
     os.environ["BENCH_NUM_THREADS"] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if parent is not None:
+        die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """Linux: have the kernel SIGKILL this worker when ``bench run`` dies (``kill -9``, the OOM killer).
+
+    Otherwise an orphaned worker trains on to the end of its stage, holding cores (and the entry's
+    lock) that the rerun needs; what it was computing is never written, since entries are published
+    atomically. A no-op where ``prctl`` is missing. If the parent already died, exit at once.
+    """
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class ProcessesExecutor(Executor):
@@ -55,7 +82,7 @@ class ProcessesExecutor(Executor):
             cores = int(os.environ.get("BENCH_NUM_THREADS", "0")) or os.cpu_count() or 1
             threads = cores if self.config.threads == "same" else max(1, cores // workers)
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(threads,))
+                                             initializer=_init_worker, initargs=(threads, os.getpid()))
         return self._pool
 
     def map(self, fn, items):
