@@ -167,7 +167,7 @@ def component_name(kind: str, label: str) -> Optional[str]:
     name = LABELS.get((kind, label))
     if name is None:
         head = label.split("(", 1)[0]
-        if head in get_registry(kind) and (head == label or label.endswith(")")):
+        if head in get_registry(kind):
             name = head
     return name
 
@@ -199,13 +199,13 @@ def readable(kind: str, label: str) -> str:
 
 
 def metric_title(metric: str) -> str:
-    """A metric's ``display_name`` (``AUROC``, ``balanced accuracy``); a stage quantity with spaces."""
+    """A metric's ``display_name`` (``AUROC``, ``balanced accuracy``), else its name with spaces (a
+    stage quantity such as ``train seconds``, or a metric plugin without a display name)."""
     from .plugins import get_registry
 
     reg = get_registry("metrics")
-    if metric in reg:
-        return reg.get(metric).display_name or metric
-    return str(metric).replace("_", " ")
+    shown = reg.get(metric).display_name if metric in reg else ""
+    return shown or str(metric).replace("_", " ")
 
 
 def fraction_text(v) -> str:
