@@ -294,7 +294,9 @@ class Metric(Component):
 
 @functools.lru_cache(maxsize=4096)
 def _settings_json(settings: Any) -> dict:
-    return to_dict(settings)
+    from ._config import key_options
+
+    return key_options(settings)  # options added later (KEY_IF_SET) keep old keys at their defaults
 
 
 #: the artifact whose JSON list of rows a stage contributes to the results

@@ -10,8 +10,8 @@ import pandas as pd
 
 from .axes import AXIS_NAMES, BY_NAME, REPLICATE_AXES, UNREAD
 from .plugins import get_registry
-from .reporting import (direction, fmt, fraction_text, md_table, method_name, positive_description, pv, readable,
-                        short_name)
+from .reporting import (direction, fmt, fraction_text, md_table, method_name, metric_title, positive_description, pv,
+                        readable, short_name)
 from .store import atomic_write_text
 from .suite import GAP, LeaderboardTable, MetricColumn, Suite
 
@@ -214,11 +214,11 @@ def table_markdown(s: pd.DataFrame, table: LeaderboardTable, cfg_axes: list[str]
             if sm.empty:
                 continue
             best = set().union(*[_best(g, m) for _, g in sm.groupby(table.pivot, sort=False)])  # per column
+            # numbers (fractions, severities) ascend; components keep the suite's order, as the rows do
+            # ("no calibration" first where the suite lists it first), not the alphabet's
             pivots = list(dict.fromkeys(sm[table.pivot]))
-            try:
+            if pd.api.types.is_numeric_dtype(sm[table.pivot]):
                 pivots = sorted(pivots)
-            except TypeError:
-                pass
             arrow = {" ↑": " (higher is better)", " ↓": " (lower is better)"}.get(_arrow(m), "")
             lines.append(f"\n**{m.title()}**{arrow}, mean ± std over seeds; {_pivot_caption(table.pivot)}; "
                          f"n = seeds per row\n")
@@ -310,6 +310,8 @@ def _warnings(df: pd.DataFrame, ds: str) -> str:
         return ""
     axes = [a for a in AXIS_NAMES if a in w and a != "dataset" and w[a].nunique() > 1] or ["calibrator"]
     g = w.groupby(["metric"] + axes, sort=False, dropna=False)["run_id"].nunique().reset_index()
-    rows = [[r["metric"]] + [pv(r[a]) for a in axes] + [str(r["run_id"])] for _, r in g.iterrows()]
+    names = RowNames(axes, fixed_axes(w))  # the tables' own words: "SimCLR probe", "1 %", "temperature scaling"
+    rows = [[metric_title(r["metric"])] + names.cells(tuple(r[a] for a in axes)) + [str(r["run_id"])]
+            for _, r in g.iterrows()]
     return ("\n## Warnings\n\nFits flagged by the stage that made them; the rows above include these runs.\n\n"
-            + md_table(["warning"] + axes + ["runs"], rows) + "\n")
+            + md_table(["warning"] + names.headers() + ["runs"], rows) + "\n")

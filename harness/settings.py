@@ -1,13 +1,26 @@
 """Stage settings: the non-component knobs a suite can set under ``pretrain:``, ``train:``, ``probe:``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Optional
+
+from ._config import KEY_IF_SET
 
 
 def _positive(name: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def _check_schedule(settings) -> None:
+    if not 0 <= settings.warmup_epochs < settings.epochs:
+        raise ValueError(f"warmup_epochs must be >= 0 and < epochs ({settings.epochs}), got {settings.warmup_epochs}")
+
+
+#: the learning-rate schedule over all steps: ``constant``, or ``cosine`` decay to 0 (after the linear
+#: warm-up of ``warmup_epochs``, which either schedule may have). Both are left out of cache keys at
+#: their defaults (``KEY_IF_SET``): they came after results were cached.
+Schedule = Literal["constant", "cosine"]
 
 
 @dataclass(frozen=True)
@@ -20,10 +33,13 @@ class PretrainSettings:
     weight_decay: float = 1e-4
     seed: int = 0  # one encoder per (dataset, method, config): shared by every downstream seed
     max_images: Optional[int] = None  # cap on unlabeled images per epoch (None = the whole split)
+    lr_schedule: Schedule = field(default="constant", metadata=KEY_IF_SET)
+    warmup_epochs: int = field(default=0, metadata=KEY_IF_SET)
 
     def __post_init__(self):
         for n in ("epochs", "batch_size", "lr"):
             _positive(n, getattr(self, n))
+        _check_schedule(self)
         if self.max_images is not None and self.max_images < 2:
             raise ValueError(f"max_images must be >= 2 (BatchNorm), got {self.max_images}")
 
@@ -40,10 +56,13 @@ class TrainSettings:
     patience: Optional[int] = None  # stop after this many epochs without a better val AUROC
     class_weight: Optional[Literal["balanced"]] = None  # "balanced": weight positives by n_neg / n_pos
     min_steps_per_epoch: int = 1  # small label fractions: repeat the subset to reach this many steps
+    lr_schedule: Schedule = field(default="constant", metadata=KEY_IF_SET)
+    warmup_epochs: int = field(default=0, metadata=KEY_IF_SET)
 
     def __post_init__(self):
         for n in ("epochs", "batch_size", "lr", "encoder_lr_mult", "min_steps_per_epoch"):
             _positive(n, getattr(self, n))
+        _check_schedule(self)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1, got {self.patience}")
 

@@ -55,3 +55,29 @@ def epoch_losses(losses: list, epoch: int, what: str = "loss") -> list[float]:
         if not math.isfinite(v):
             raise StageFailed(f"non-finite {what} {v} at epoch {epoch} step {step}")
     return values
+
+
+def lr_scheduler(opt, settings, steps_per_epoch: int):
+    """The step-wise LR schedule of ``settings`` (``lr_schedule``, ``warmup_epochs``) on ``opt``.
+
+    ``None`` for a constant rate without warm-up: the optimiser is left exactly as before the option
+    existed, so cached results reproduce. Otherwise a ``LambdaLR`` to step after every optimiser step:
+    a linear warm-up from ``1/warmup_steps`` of each group's rate over ``warmup_epochs``, then the
+    rate held (``constant``) or decayed along a half cosine to 0 at the last step (``cosine``).
+    """
+    if settings.lr_schedule == "constant" and not settings.warmup_epochs:
+        return None
+    from torch.optim.lr_scheduler import LambdaLR
+
+    warmup = settings.warmup_epochs * steps_per_epoch
+    total = settings.epochs * steps_per_epoch
+    cosine = settings.lr_schedule == "cosine"
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if not cosine:
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+
+    return LambdaLR(opt, factor)

@@ -15,7 +15,7 @@ from ..hookspecs import hookimpl
 from ..settings import PretrainSettings
 from ..stage import Stage
 from ..tensors import as_uint8_tensor, normalize, set_threads, to_unit
-from ._common import check_loss, epoch_losses
+from ._common import check_loss, epoch_losses, lr_scheduler
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -35,7 +35,8 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     """Pretrain ``encoder`` with ``method`` on ``images`` and write the artifacts into ``out_dir``.
 
     Each step takes a batch of uint8 images, makes two views with ``augmentation`` (batched,
-    per-sample randomness), and minimises the method's loss with AdamW. After each optimizer step
+    per-sample randomness), and minimises the method's loss with AdamW (at a constant rate, or on the
+    settings' ``lr_schedule`` with ``warmup_epochs``, stepped per batch). After each optimizer step
     the method module's ``on_step(step, total_steps)`` (if any) runs, e.g. for momentum updates.
 
     Args:
@@ -49,7 +50,8 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
         progress: show a tqdm bar over epochs.
 
     Returns:
-        The contents of ``loss.json``: ``epoch_loss`` (mean loss per epoch), ``seconds`` (training
+        The contents of ``loss.json``: ``epoch_loss`` (mean loss per epoch), ``epoch_lr`` (the learning
+        rate at each epoch's first step), ``seconds`` (training
         loop wall time) and ``images_per_second`` (source images, not views).
 
     Raises:
@@ -82,16 +84,19 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad],
                             lr=settings.lr, weight_decay=settings.weight_decay,
                             fused=True if dev.is_cuda(device) else None)
+    sched = lr_scheduler(opt, settings, steps_per_epoch)
     on_step = getattr(module, "on_step", None)
     gen = torch.Generator().manual_seed(settings.seed)
 
     epoch_loss: list[float] = []
+    epoch_lr: list[float] = []  # the rate of each epoch's first step (the schedule, if any, is per step)
     step = 0
     t0 = time.perf_counter()
     bar = tqdm(range(1, settings.epochs + 1), desc="  pretrain", leave=False, disable=not progress, unit="ep")
     for epoch in bar:
         # a fresh permutation each epoch; with max_images it is also a fresh subset of the split
         order = torch.randperm(n_total, generator=gen)[:n]
+        epoch_lr.append(opt.param_groups[0]["lr"])
         losses = []  # detached device scalars: read once per epoch, so a GPU never waits on the host per step
         for s in range(steps_per_epoch):
             x = to_unit(data[order[s * bs:(s + 1) * bs].to(device)])
@@ -103,6 +108,8 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             if on_step is not None:
                 on_step(step, total_steps)
             step += 1
@@ -126,7 +133,7 @@ def run_pretrain(*, method: "SSLMethod", encoder: "Encoder", augmentation: "Augm
               "num_features": int(backbone.num_features), "n_images": n_total,
               "steps_per_epoch": steps_per_epoch}
     (out_dir / "ssl_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    result = {"epoch_loss": epoch_loss, "seconds": seconds,
+    result = {"epoch_loss": epoch_loss, "epoch_lr": epoch_lr, "seconds": seconds,
               "images_per_second": step * bs / max(seconds, 1e-9)}
     (out_dir / "loss.json").write_text(json.dumps(result, indent=2) + "\n")
     from ..figures import loss_curves

@@ -12,7 +12,7 @@ from ..hookspecs import hookimpl
 from ..settings import TrainSettings
 from ..stage import ROWS, Stage, row
 from ..tensors import as_uint8_tensor, batched_forward, normalize, set_threads, to_unit
-from ._common import check_loss, epoch_losses, img_size, in_chans, save_predictions, write_subset
+from ._common import check_loss, epoch_losses, img_size, lr_scheduler, in_chans, save_predictions, write_subset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -122,8 +122,12 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     val_loss_fn = nn.BCEWithLogitsLoss()
     gen = torch.Generator().manual_seed(spec.seed)
+    batches = _batches(len(x_train), st.batch_size, st.min_steps_per_epoch, gen)  # epoch 1's order
+    # every epoch has as many steps as the first (only the order is drawn): the schedule is laid out now
+    sched = lr_scheduler(opt, st, len(batches))
 
-    history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auroc": []}
+    # lr: the first parameter group's rate (the encoder's, in finetune) at each epoch's first step
+    history = {"epoch": [], "train_loss": [], "val_loss": [], "val_auroc": [], "lr": []}
     best = BestEpoch(st.patience)
     best_state = None
     t0 = time.time()
@@ -132,8 +136,11 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
         model.train()
         if spec.regime == "head":
             backbone.eval()  # frozen: keep BatchNorm statistics fixed as well
+        history["lr"].append(opt.param_groups[0]["lr"])
+        if epoch > 1:
+            batches = _batches(len(x_train), st.batch_size, st.min_steps_per_epoch, gen)
         losses = []
-        for step, idx in enumerate(_batches(len(x_train), st.batch_size, st.min_steps_per_epoch, gen)):
+        for step, idx in enumerate(batches):
             idx = idx.to(device)
             with torch.no_grad():
                 xb = normalize(aug(to_unit(x_train[idx])))
@@ -144,6 +151,8 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             losses.append(loss.detach())  # read once per epoch: no host sync per step on a GPU
         losses = epoch_losses(losses, epoch, "training loss")
         val_logits = batched_forward(model, splits["val"].images, device=device).reshape(-1)

@@ -13,6 +13,12 @@ def test_auto_and_cpu():
     assert dev.numerics("cpu") == "fp32" and "bf16" in dev.numerics("cuda")
 
 
+def test_is_cuda_reads_resolved_names():
+    """What the stages branch on (fused AdamW, bf16 autocast, no per-step host sync)."""
+    assert dev.is_cuda("cuda") and dev.is_cuda("cuda:1")
+    assert not dev.is_cuda("cpu") and not dev.is_cuda(None)
+
+
 def test_bad_device_names_are_user_errors():
     with pytest.raises(UserError, match="expected auto, cpu, cuda or cuda:N"):
         dev.resolve("gpu")

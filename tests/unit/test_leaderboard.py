@@ -96,7 +96,14 @@ def test_warning_rows_get_a_section():
     w["run_id"] = ["a", "b"]
     text = _warnings(pd.concat([df, w]), "breastmnist")
     assert "## Warnings" in text and "negative slope" in text and "| 2 |" in text
+    assert "| Platt scaling | 2 |" in text and "platt" not in text  # the tables' words, not raw labels
     assert _warnings(df, "breastmnist") == ""
+    # a warning spread over methods and fractions names them as the tables do
+    w2 = df.iloc[:2].copy()
+    w2["family"], w2["metric"], w2["calibrator"], w2["run_id"] = "warning", "negative slope", "platt", ["a", "b"]
+    w2["ssl"], w2["regime"], w2["fraction"] = ["none", "simclr"], ["all", "probe"], [0.01, 0.1]
+    text = _warnings(w2, "breastmnist")
+    assert "| supervised (scratch) | 1 % | 1 |" in text and "| SimCLR probe | 10 % | 1 |" in text, text
 
 
 def test_platt_with_a_negative_slope_warns():
@@ -155,3 +162,21 @@ def test_leaderboards_name_components_by_their_display_names_without_a_run(tmp_p
     assert reporting.component_name("ssl-methods", "moco_extra") is None  # a prefix is not a name
     remember_labels(s)
     assert reporting.display_name("ssl-methods", "moco(queue_size=256)") == "MoCo v2 (queue_size=256)"
+
+
+def test_component_pivot_columns_keep_the_suites_order():
+    """A calibrator pivot lists its columns in the suite's order ("no calibration" first when the suite
+    puts it first), not alphabetically by label; a numeric pivot still ascends."""
+    parts = []
+    for cal, shift in (("none", 0.0), ("temperature", 0.01), ("beta", 0.02)):
+        f = frame()
+        f["calibrator"], f["value"] = cal, f["value"] + shift
+        parts.append(f)
+    df = pd.concat(parts)
+    t = LeaderboardTable(metrics=cols("auroc"), rows=("regime", "fraction"), pivot="calibrator")
+    md = table_markdown(summarize(df, t), t, ["regime", "fraction"], {"ssl": "simclr"})
+    head = next(l for l in md.splitlines() if l.startswith("| method"))
+    assert head == "| method | labelled | no calibration | temperature scaling | beta calibration | n |", head
+    t2 = LeaderboardTable(metrics=cols("auroc"), rows=("regime",), pivot="fraction")
+    md2 = table_markdown(summarize(frame().iloc[::-1], t2), t2, ["regime"], {"ssl": "simclr"})
+    assert "| method | 10 % | 100 % | n |" in md2  # rows arrive 100 % first; the numbers still ascend

@@ -70,6 +70,33 @@ def test_on_step_sees_every_step_and_total(tmp_path):
     assert json.loads((tmp_path / "ssl_config.json").read_text())["steps_per_epoch"] == 3
 
 
+def test_cosine_schedule_with_warmup(tmp_path):
+    """30 images, batch 8: 3 steps per epoch; one warm-up epoch, then a half cosine over the other 9 steps."""
+    import math
+
+    res = _run(tmp_path, images=np.zeros((30, 28, 28), np.uint8), epochs=4, lr=0.01, lr_schedule="cosine",
+               warmup_epochs=1)
+    cos = [0.5 * (1 + math.cos(math.pi * s / 9)) for s in (0, 3, 6)]
+    np.testing.assert_allclose(res["epoch_lr"], [0.01 / 3] + [0.01 * c for c in cos], rtol=1e-12)
+    assert json.loads((tmp_path / "loss.json").read_text())["epoch_lr"] == res["epoch_lr"]
+
+
+def test_constant_schedule_adds_no_scheduler(tmp_path):
+    """At the defaults the optimiser runs exactly as before the option existed (cached results hold)."""
+    from harness.stages._common import lr_scheduler
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    assert lr_scheduler(opt, PretrainSettings(), 5) is None
+    assert _run(tmp_path, epochs=3)["epoch_lr"] == [1e-3] * 3
+    warm = lr_scheduler(opt, PretrainSettings(epochs=3, warmup_epochs=1), 2)
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        warm.step()
+    assert lrs == pytest.approx([0.05, 0.1, 0.1, 0.1, 0.1, 0.1])  # constant after a linear warm-up
+
+
 def test_max_images_caps_each_epoch(tmp_path):
     method = FakeSSL()
     _run(tmp_path, method=method, images=np.zeros((100, 28, 28), np.uint8), max_images=16)
@@ -188,7 +215,8 @@ def test_artifacts_record_what_ran(tmp_path, monkeypatch):
     loss_text = (tmp_path / "loss.json").read_text()
     assert json.loads(loss_text) == result
     assert loss_text == json.dumps(result, indent=2) + "\n"
-    assert sorted(result) == ["epoch_loss", "images_per_second", "seconds"]
+    assert sorted(result) == ["epoch_loss", "epoch_lr", "images_per_second", "seconds"]
+    assert result["epoch_lr"] == [settings.lr] * 3
     # 24 of 30 images per epoch, batch 8: 3 steps per epoch; each epoch's value is its steps' mean
     assert len(method.losses) == 9
     assert result["epoch_loss"] == pytest.approx([np.mean(method.losses[i:i + 3]) for i in (0, 3, 6)], rel=1e-6)

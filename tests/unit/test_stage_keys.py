@@ -62,6 +62,8 @@ TABLE = [
     ("probe", "pretrain.weight_decay", setting("pretrain", weight_decay=0.5), PROBE),
     ("probe", "pretrain.seed", setting("pretrain", seed=9), PROBE),
     ("probe", "pretrain.max_images", setting("pretrain", max_images=64), PROBE),
+    ("probe", "pretrain.lr_schedule", setting("pretrain", lr_schedule="cosine"), PROBE),
+    ("probe", "pretrain.warmup_epochs", setting("pretrain", warmup_epochs=1), PROBE),
     ("probe", "probe.cs", setting("probe", cs=(1.0,)), {"probe", "calibrate", "evaluate"}),
     ("probe", "probe.max_iter", setting("probe", max_iter=7), {"probe", "calibrate", "evaluate"}),
     ("probe", "train.* (a probe trains no network)", setting("train", epochs=99, lr=0.5), set()),
@@ -78,6 +80,9 @@ TABLE = [
     ("finetune", "train.patience", setting("train", patience=2), {"train", "calibrate", "evaluate"}),
     ("finetune", "train.class_weight", setting("train", class_weight="balanced"), {"train", "calibrate", "evaluate"}),
     ("finetune", "train.min_steps_per_epoch", setting("train", min_steps_per_epoch=9), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.lr_schedule", setting("train", lr_schedule="cosine"), {"train", "calibrate", "evaluate"}),
+    ("finetune", "train.warmup_epochs", setting("train", warmup_epochs=2), {"train", "calibrate", "evaluate"}),
+    ("all", "train.lr_schedule", setting("train", lr_schedule="cosine"), SUPERVISED),
     ("finetune", "probe.cs (a finetune fits no probe)", setting("probe", cs=(1.0,)), set()),
     ("finetune", "pretrain.epochs", setting("pretrain", epochs=7), FINETUNE),
     ("all", "train.encoder_lr_mult (only finetune reads it)", setting("train", encoder_lr_mult=0.5), set()),
@@ -146,6 +151,23 @@ def test_a_new_weights_file_means_a_new_key(tmp_path, monkeypatch):
     first = spec.build().cache_identity()
     w.write_bytes(b"two!")
     assert first and spec.build().cache_identity() != first
+
+
+def test_lr_schedule_is_in_the_key_only_when_set(cells):
+    """``lr_schedule`` and ``warmup_epochs`` came after results were cached: at their defaults the
+    settings' key JSON is what it was before they existed, so cached results stay valid."""
+    from harness.components import _settings_json
+    from harness.settings import PretrainSettings, TrainSettings
+
+    assert _settings_json(PretrainSettings()) == {"epochs": 30, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-4,
+                                                  "seed": 0, "max_images": None}
+    assert set(_settings_json(TrainSettings())) == {"epochs", "batch_size", "lr", "weight_decay", "encoder_lr_mult",
+                                                    "patience", "class_weight", "min_steps_per_epoch"}
+    assert _settings_json(TrainSettings(lr_schedule="cosine", warmup_epochs=2))["lr_schedule"] == "cosine"
+    runs, store = cells
+    spec = runs["finetune"]
+    explicit = setting("train", lr_schedule="constant", warmup_epochs=0)(spec)
+    assert keys(explicit, store) == keys(spec, store)
 
 
 def _probe_keys_with(store, encoder, runs):

@@ -204,3 +204,32 @@ def test_labels_follow_the_declared_positive_class(tmp_path, synthetic, monkeypa
     Train().run(ctx)
     for split in ("train", "val", "test"):
         np.testing.assert_array_equal(seen["y"][split], (ctx.splits[split].labels == 0).astype(int))
+
+
+# -- the learning-rate schedule ---------------------------------------------------------------
+def _factor(step, warmup, total):
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+
+
+def test_cosine_schedule_with_warmup_drives_the_optimizer(tmp_path, synthetic, scripted):
+    spec = spec_of(tmp_path)
+    st = dataclasses.replace(spec.settings_for("train"), epochs=5, lr_schedule="cosine", warmup_epochs=1)
+    spec = spec.replace(train=st)
+    scripted["aurocs"] += [0.5] * 5
+    _, _, info, history = run_stage(tmp_path, spec)
+    spe = len(_batches(N["train"], st.batch_size, st.min_steps_per_epoch, torch.Generator()))
+    assert spe >= 2  # so the warm-up's first step is a fraction of the rate
+    expected = [st.lr * _factor((e - 1) * spe, spe, 5 * spe) for e in range(1, 6)]
+    np.testing.assert_allclose(history["lr"], expected, rtol=1e-12)
+    assert history["lr"][0] == pytest.approx(st.lr / spe) and history["lr"][1] == pytest.approx(st.lr)
+    assert history["lr"][1] > history["lr"][2] > history["lr"][3] > history["lr"][4] > 0
+
+
+def test_the_default_schedule_is_constant(tmp_path, synthetic, scripted):
+    spec = spec_of(tmp_path)
+    st = dataclasses.replace(spec.settings_for("train"), epochs=3)
+    scripted["aurocs"] += [0.5] * 3
+    _, _, _, history = run_stage(tmp_path, spec.replace(train=st))
+    assert history["lr"] == [st.lr] * 3
