@@ -201,11 +201,14 @@ def test_include_may_climb_within_a_project(tmp_path, capsys):
 
 
 def test_shipped_suites_still_load():
+    """Every suite in suites/ and benchmarks/ (whose recipe arms include and override the long suite)."""
     from harness.study import is_study_file
 
-    for f in sorted((REPO / "suites").rglob("*.yaml")):
+    files = sorted((REPO / "suites").rglob("*.yaml")) + sorted((REPO / "benchmarks").rglob("*.yaml"))
+    assert any(f.parent.name == "long_breast_recipes" for f in files)
+    for f in files:
         if "base" not in f.parts and not is_study_file(f):
-            assert load_suite(f).runs
+            assert load_suite(f).runs, f
 
 
 def test_a_study_file_is_not_a_suite(capsys):
@@ -221,3 +224,27 @@ def test_unknown_timm_model_names_file_and_field(tmp_path, capsys):
                                                 "[{name: smallcnn, width: 8}, {name: timm, model: resnet19}]"))
     rc, err = validate(capsys, f)
     assert_one_error(rc, err, f, "matrix.encoder[1].model", "unknown timm model 'resnet19'", "did you mean", "resnet18")
+
+
+def test_the_long_breast_recipe_arms_change_only_what_they_name():
+    """The arms pair against each other on the same 30 subsets, so each must differ from the long
+    suite's Breast encoder (long_breast_subsets.yaml) in its named settings alone."""
+    import dataclasses
+
+    def pretrain(name):
+        runs = load_suite(REPO / "benchmarks" / name).runs
+        assert len(runs) == 30 and {r.seed for r in runs} == set(range(30))
+        settings = {r.settings_for("pretrain") for r in runs}
+        assert len(settings) == 1  # one encoder for every subset
+        return dataclasses.asdict(settings.pop()), runs[0].ssl_augmentation.label()
+
+    base, views = pretrain("long_breast_subsets.yaml")
+    assert base["batch_size"] == 64 and base["epochs"] == 200 and base["seed"] == 0 and views == "ultrasound_ssl_fused"
+    for arm, changed, strong in (("batch256", {"batch_size": 256}, False),
+                                 ("cosine", {"batch_size": 256, "lr_schedule": "cosine", "warmup_epochs": 10}, False),
+                                 ("batch32", {"batch_size": 32}, False),
+                                 ("strong_views", {"batch_size": 256}, True),
+                                 ("batch64_strong_views", {}, True)):
+        got, arm_views = pretrain(f"long_breast_recipes/{arm}.yaml")
+        assert {k: v for k, v in got.items() if base[k] != v} == changed, arm
+        assert (arm_views != views) == strong, arm
