@@ -12,7 +12,7 @@ from ..hookspecs import hookimpl
 from ..settings import TrainSettings
 from ..stage import ROWS, Stage, row
 from ..tensors import as_uint8_tensor, batched_forward, normalize, set_threads, to_unit
-from ._common import check_loss, epoch_losses, img_size, lr_scheduler, in_chans, save_predictions, write_subset
+from ._common import check_loss, epoch_losses, img_size, in_chans, lr_scheduler, save_predictions, write_subset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
