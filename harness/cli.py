@@ -40,8 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", help="executor plugin (`bench ls executors`; default: local)")
     r.add_argument("--workers", type=int, help="worker processes for the processes executor")
     r.add_argument("--threads", help="torch threads per worker, for executors that take it: processes "
-                   "`same` (default: results equal a local run's) or `share` (cores // workers: faster on a CPU, "
-                   "last bits differ); ray `same` or `task`")
+                   "`same` (default: results equal a local run's; on 2 cores, 2 workers are as fast as `share`) or "
+                   "`share` (cores // workers: last bits differ); ray `same` or `task`")
     r.add_argument("--device", help="auto (CUDA when available, the default), cpu, cuda or cuda:N; "
                    "overrides the suite's device:")
     r.add_argument("--address", help="cluster to run on, for executors that take one (ray: auto or ray://HOST:PORT)")
