@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="list every cell as 'cached' or 'to run'; write nothing")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--executor", help="executor plugin (`bench ls executors`; default: local)")
-    r.add_argument("--workers", type=int, help="worker processes for the processes executor")
+    r.add_argument("--workers", type=int, help="worker processes for the processes executor (default: one per core; "
+                   "past two, `--threads share` keeps them from oversubscribing the cores)")
     r.add_argument("--threads", help="torch threads per worker, for executors that take it: processes "
                    "`same` (default: results equal a local run's; on 2 cores, 2 workers are as fast as `share`) or "
                    "`share` (cores // workers: last bits differ); ray `same` or `task`")

@@ -42,6 +42,25 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def threads_per_worker(workers: int, cores: int, mode: str) -> tuple[int, str | None]:
+    """Torch threads for each of ``workers`` processes on ``cores`` cores, and a warning or None.
+
+    ``same``: ``cores`` each, so results equal a local run's. With more than two workers that
+    oversubscribes the cores more than twice over (the default, one worker per core, gives a
+    16-core machine 256 threads), and the warning says so: two workers of two threads on 2 cores
+    ran as fast as ``share`` (docs/benchmarks.md), but nothing past that was measured here.
+    ``share``: ``cores // workers`` each, at least one.
+    """
+    if mode == "share":
+        return max(1, cores // workers), None
+    warning = None
+    if workers > 2:
+        warning = (f"processes: {workers} workers x {cores} torch threads on {cores} cores oversubscribe the "
+                   f"CPU {workers}-fold; `--threads share` gives each worker {max(1, cores // workers)} "
+                   "(CPU results then differ from a local run's in their last bits), or use fewer --workers")
+    return cores, warning
+
+
 class ProcessesExecutor(Executor):
     """A process pool (``concurrent.futures``, spawn start method) on one machine.
 
@@ -83,7 +102,11 @@ class ProcessesExecutor(Executor):
 
             workers = self.config.workers or os.cpu_count() or 1
             cores = int(os.environ.get("BENCH_NUM_THREADS", "0")) or os.cpu_count() or 1
-            threads = cores if self.config.threads == "same" else max(1, cores // workers)
+            threads, warning = threads_per_worker(workers, cores, self.config.threads)
+            if warning:
+                import sys
+
+                print(f"warning: {warning}", file=sys.stderr)
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                              initializer=_init_worker, initargs=(threads, os.getpid()))
         return self._pool

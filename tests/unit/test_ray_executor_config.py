@@ -39,3 +39,36 @@ def test_per_stage_requests_retries_and_threads(monkeypatch):
     task = get_executor("ray", {"threads": "task", "resources": {"probe": {"num_cpus": 4}}})
     assert task.options(_task("probe"))["runtime_env"]["env_vars"]["BENCH_NUM_THREADS"] == "4"
     assert task.options(_task("train"))["runtime_env"]["env_vars"]["OMP_NUM_THREADS"] == "1"
+
+
+def test_processes_threads_per_worker_and_the_oversubscription_warning():
+    from plugins.executors.processes import threads_per_worker
+
+    assert threads_per_worker(2, 2, "same") == (2, None)  # make run: equal to local, measured as fast as share
+    assert threads_per_worker(2, 2, "share") == (1, None)
+    assert threads_per_worker(16, 16, "share") == (1, None)
+    assert threads_per_worker(3, 2, "share") == (1, None)  # never zero threads
+    threads, warning = threads_per_worker(16, 16, "same")
+    assert threads == 16
+    assert "16 workers x 16 torch threads on 16 cores" in warning and "--threads share" in warning
+    assert "each worker 1" in warning
+
+
+def test_processes_pool_warns_once_on_stderr(monkeypatch, capsys):
+    from plugins.executors.processes import ProcessesExecutor
+
+    monkeypatch.setenv("BENCH_NUM_THREADS", "2")
+    ex = ProcessesExecutor(ProcessesExecutor.Config(workers=3))
+    try:
+        ex._get_pool()
+        ex._get_pool()  # the pool is reused: no second warning
+    finally:
+        ex.close()
+    err = capsys.readouterr().err
+    assert err.count("warning: processes: 3 workers x 2 torch threads on 2 cores") == 1
+    ex = ProcessesExecutor(ProcessesExecutor.Config(workers=2))
+    try:
+        ex._get_pool()
+    finally:
+        ex.close()
+    assert capsys.readouterr().err == ""
