@@ -1,6 +1,6 @@
 """Compare pretraining recipes by their probe's test AUROC over the same label subsets (paired).
 
-Each arm is one run of a `benchmarks/long_breast_recipes/*.yaml` suite (one encoder, 30 label subsets
+Each arm is one run of a `benchmarks/long_breast_recipes/*.yaml` or `long_pneumonia_recipes/*.yaml` suite (one encoder, 30 label subsets
 at 10 %); the first arm is the reference the others are paired against, subset by subset:
 
     python benchmarks/subset_arms.py NAME=OUT/results/SUITE/results.csv [NAME=...] ...
