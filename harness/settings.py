@@ -58,6 +58,10 @@ class TrainSettings:
     min_steps_per_epoch: int = 1  # small label fractions: repeat the subset to reach this many steps
     lr_schedule: Schedule = field(default="constant", metadata=KEY_IF_SET)
     warmup_epochs: int = field(default=0, metadata=KEY_IF_SET)
+    #: the epoch whose weights are kept: ``best_val`` (the best val AUROC, ties to the lower val loss)
+    #: or ``last`` (a fixed budget: every epoch runs and the final weights are kept; for a val split
+    #: that saturates, where the best val epoch is noise, and with ``lr_schedule: cosine``)
+    select: Literal["best_val", "last"] = field(default="best_val", metadata=KEY_IF_SET)
 
     def __post_init__(self):
         for n in ("epochs", "batch_size", "lr", "encoder_lr_mult", "min_steps_per_epoch"):
@@ -65,6 +69,10 @@ class TrainSettings:
         _check_schedule(self)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1, got {self.patience}")
+        if self.select not in ("best_val", "last"):
+            raise ValueError(f"select must be 'best_val' or 'last', got {self.select!r}")
+        if self.select == "last" and self.patience is not None:
+            raise ValueError("patience stops at the best val epoch; select: last runs every epoch: set one of them")
 
 
 @dataclass(frozen=True)

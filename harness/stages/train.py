@@ -78,7 +78,7 @@ def build_model(spec, channels: int, img_size: int | None = None):
 def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path | None,
               out_dir: Path, progress: bool = True, settings: TrainSettings | None = None,
               device: str = "cpu") -> dict:
-    """Train on ``subset`` of the train split; pick the best epoch by val AUROC; save predictions."""
+    """Train on ``subset`` of the train split; keep the best epoch by val AUROC (or the last); save predictions."""
     import torch
     from sklearn.metrics import roc_auc_score
     from torch import nn
@@ -163,12 +163,16 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
         history["val_loss"].append(val_loss)
         history["val_auroc"].append(val_auroc)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_auroc=f"{val_auroc:.3f}")
+        if st.select == "last":
+            continue  # the final weights are kept: no copy per epoch
         if best.update(epoch, val_auroc, val_loss):
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         elif best.stop:
             break
     seconds = time.time() - t0
-    if best_state is not None:
+    if st.select == "last":
+        best.epoch, best.auroc = history["epoch"][-1], history["val_auroc"][-1]
+    elif best_state is not None:
         model.load_state_dict(best_state)
     logits = {s: batched_forward(model, splits[s].images, device=device).reshape(-1) for s in ("val", "test")}
     save_predictions(out_dir, logits)
@@ -189,7 +193,8 @@ def run_train(*, spec, splits, y: dict, subset: np.ndarray, init_weights: Path |
 
 
 class Train(Stage):
-    """Supervised training of backbone + linear head on the labeled subset; best epoch by val AUROC.
+    """Supervised training of backbone + linear head on the labeled subset; best epoch by val AUROC
+    (``select: best_val``, the default) or the last (``select: last``).
 
     Regimes: ``head`` (frozen backbone), ``all`` (everything at ``lr``), ``finetune`` (the backbone at
     ``lr * encoder_lr_mult``).

@@ -83,6 +83,8 @@ TABLE = [
     ("finetune", "train.lr_schedule", setting("train", lr_schedule="cosine"), {"train", "calibrate", "evaluate"}),
     ("finetune", "train.warmup_epochs", setting("train", warmup_epochs=2), {"train", "calibrate", "evaluate"}),
     ("all", "train.lr_schedule", setting("train", lr_schedule="cosine"), SUPERVISED),
+    ("all", "train.select", setting("train", select="last"), SUPERVISED),
+    ("finetune", "train.select", setting("train", select="last"), {"train", "calibrate", "evaluate"}),
     ("finetune", "probe.cs (a finetune fits no probe)", setting("probe", cs=(1.0,)), set()),
     ("finetune", "pretrain.epochs", setting("pretrain", epochs=7), FINETUNE),
     ("all", "train.encoder_lr_mult (only finetune reads it)", setting("train", encoder_lr_mult=0.5), set()),
@@ -154,7 +156,7 @@ def test_a_new_weights_file_means_a_new_key(tmp_path, monkeypatch):
 
 
 def test_lr_schedule_is_in_the_key_only_when_set(cells):
-    """``lr_schedule`` and ``warmup_epochs`` came after results were cached: at their defaults the
+    """``lr_schedule``, ``warmup_epochs`` and ``select`` came after results were cached: at their defaults the
     settings' key JSON is what it was before they existed, so cached results stay valid."""
     from harness.components import _settings_json
     from harness.settings import PretrainSettings, TrainSettings
@@ -166,7 +168,8 @@ def test_lr_schedule_is_in_the_key_only_when_set(cells):
     assert _settings_json(TrainSettings(lr_schedule="cosine", warmup_epochs=2))["lr_schedule"] == "cosine"
     runs, store = cells
     spec = runs["finetune"]
-    explicit = setting("train", lr_schedule="constant", warmup_epochs=0)(spec)
+    assert _settings_json(TrainSettings(select="last"))["select"] == "last"
+    explicit = setting("train", lr_schedule="constant", warmup_epochs=0, select="best_val")(spec)
     assert keys(explicit, store) == keys(spec, store)
 
 

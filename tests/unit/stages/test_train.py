@@ -195,6 +195,30 @@ def test_patience_stops_training(tmp_path, synthetic, scripted):
     np.testing.assert_allclose(pred["val_logit"], scripted["val"][0], rtol=1e-6)
 
 
+def test_select_last_keeps_the_final_weights_whatever_val_says(tmp_path, synthetic, scripted):
+    spec = spec_of(tmp_path)
+    spec = spec.replace(train=dataclasses.replace(spec.settings_for("train"), epochs=3, select="last"))
+    scripted["aurocs"] += [0.6, 0.9, 0.7]  # best_val would keep epoch 2 (the test above)
+    out, pred, info, history = run_stage(tmp_path, spec)
+    epoch_val = scripted["val"][:3]
+    assert info["best_epoch"] == 3 and info["epochs_run"] == 3 and info["best_val_auroc"] == 0.7
+    assert not np.allclose(epoch_val[1], epoch_val[2])
+    np.testing.assert_allclose(pred["val_logit"], epoch_val[2], rtol=1e-6)
+    rows = json.loads((out / "rows.json").read_text())
+    assert {(r["split"], r["metric"]): r["value"] for r in rows}[("val", "best_epoch")] == 3
+
+
+def test_select_is_checked_and_excludes_patience():
+    from harness.settings import TrainSettings
+
+    assert TrainSettings().select == "best_val"
+    with pytest.raises(ValueError, match="select must be 'best_val' or 'last'"):
+        TrainSettings(select="best")
+    with pytest.raises(ValueError, match="patience"):
+        TrainSettings(select="last", patience=3)
+    TrainSettings(select="best_val", patience=3)
+
+
 def test_labels_follow_the_declared_positive_class(tmp_path, synthetic, monkeypatch):
     """The stage trains on 1 = the dataset's positive class (label 0 here), not on the raw label."""
     seen = {}
