@@ -87,11 +87,11 @@ def main(argv=None) -> int:
     print(f"cell: {run_id(spec)}  ({len(subset)} labelled images, {info['train_seconds']:.0f} s)")
     print("| epoch | train loss | val AUROC | test AUROC |\n|---:|---:|---:|---:|")
     for e, tl, va, ta in zip(hist["epoch"], hist["train_loss"], hist["val_auroc"], test_auroc):
-        mark = " (best val)" if e == info["best_epoch"] else ""
+        mark = f" (kept: {st.select})" if e == info["best_epoch"] else ""
         print(f"| {e}{mark} | {tl:.4f} | {va:.4f} | {ta:.4f} |")
     last = test_auroc[-1]
     mean_last5 = float(np.mean(test_auroc[-5:]))
-    print(f"\ntest AUROC: best-val epoch {info['best_epoch']} {selected_test:.4f}; last epoch {last:.4f}; "
+    print(f"\ntest AUROC: kept epoch {info['best_epoch']} ({st.select}) {selected_test:.4f}; last epoch {last:.4f}; "
           f"mean of the last five epochs {mean_last5:.4f}; max over epochs {max(test_auroc):.4f} "
           f"(epoch {int(np.argmax(test_auroc)) + 1}, diagnostic only)")
     if args.json:
