@@ -2,7 +2,8 @@
 # One GPU session's checks, in one command, inside a fixed time (see docs/benchmarks.md, "GPU"). Run from
 # the repository root on a GPU machine whose Python already has torch, timm, scikit-learn, pandas,
 # matplotlib, pluggy and pyyaml; the rest comes as wheels in .whl/ (lightly, kornia, kornia-rs, netcal,
-# medmnist and their missing requirements) and the MedMNIST files in $BENCH_DATA_ROOT. Writes under $OUT.
+# medmnist and their missing requirements; `bash benchmarks/gpu_wheels.sh` fetches them) and the MedMNIST
+# files in $BENCH_DATA_ROOT. Writes under $OUT.
 #   OUT=/some/dir BENCH_DATA_ROOT=/data [SUITE_WORKERS=N] bash benchmarks/gpu_session.sh [BUDGET_S]
 # In order: install; the long suite's accuracy cells (benchmarks/long_check.yaml) beside the CUDA tests;
 # the augmentation arms (benchmarks/augment.py); benchmarks/gpu.py --profile with the label_efficiency
