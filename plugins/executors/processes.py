@@ -42,23 +42,25 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def threads_per_worker(workers: int, cores: int, mode: str) -> tuple[int, str | None]:
-    """Torch threads for each of ``workers`` processes on ``cores`` cores, and a warning or None.
+def threads_per_worker(workers: int, threads: int, mode: str, cpus: int) -> tuple[int, str | None]:
+    """Torch threads for each of ``workers`` processes, and a warning or None.
 
-    ``same``: ``cores`` each, so results equal a local run's. With more than two workers that
-    oversubscribes the cores more than twice over (the default, one worker per core, gives a
-    16-core machine 256 threads), and the warning says so: two workers of two threads on 2 cores
-    ran as fast as ``share`` (docs/benchmarks.md), but nothing past that was measured here.
-    ``share``: ``cores // workers`` each, at least one.
+    ``threads``: a local run's count (``BENCH_NUM_THREADS``, else every core); ``cpus``: the cores.
+    ``same``: ``threads`` each, so results equal a local run's; when all workers' threads outnumber
+    the cores more than twice (the default, one worker per core, gives a 16-core machine 256), the
+    warning says so: two workers of two threads on 2 cores ran as fast as ``share``
+    (docs/benchmarks.md), but nothing past that was measured here. ``share``: ``threads // workers``
+    each, at least one.
     """
     if mode == "share":
-        return max(1, cores // workers), None
+        return max(1, threads // workers), None
     warning = None
-    if workers > 2:
-        warning = (f"processes: {workers} workers x {cores} torch threads on {cores} cores oversubscribe the "
-                   f"CPU {workers}-fold; `--threads share` gives each worker {max(1, cores // workers)} "
-                   "(CPU results then differ from a local run's in their last bits), or use fewer --workers")
-    return cores, warning
+    if workers * threads > 2 * cpus:
+        warning = (f"processes: {workers} workers x {threads} torch threads on {cpus} cores oversubscribe the "
+                   f"CPU {workers * threads / cpus:.0f}-fold; `--threads share` gives each worker "
+                   f"{max(1, threads // workers)} (CPU results then differ from a local run's in their last bits), "
+                   "or use fewer --workers")
+    return threads, warning
 
 
 class ProcessesExecutor(Executor):
@@ -101,8 +103,9 @@ class ProcessesExecutor(Executor):
             from concurrent.futures import ProcessPoolExecutor
 
             workers = self.config.workers or os.cpu_count() or 1
-            cores = int(os.environ.get("BENCH_NUM_THREADS", "0")) or os.cpu_count() or 1
-            threads, warning = threads_per_worker(workers, cores, self.config.threads)
+            cpus = os.cpu_count() or 1
+            local = int(os.environ.get("BENCH_NUM_THREADS", "0")) or cpus
+            threads, warning = threads_per_worker(workers, local, self.config.threads, cpus)
             if warning:
                 import sys
 

@@ -44,20 +44,23 @@ def test_per_stage_requests_retries_and_threads(monkeypatch):
 def test_processes_threads_per_worker_and_the_oversubscription_warning():
     from plugins.executors.processes import threads_per_worker
 
-    assert threads_per_worker(2, 2, "same") == (2, None)  # make run: equal to local, measured as fast as share
-    assert threads_per_worker(2, 2, "share") == (1, None)
-    assert threads_per_worker(16, 16, "share") == (1, None)
-    assert threads_per_worker(3, 2, "share") == (1, None)  # never zero threads
-    threads, warning = threads_per_worker(16, 16, "same")
+    assert threads_per_worker(2, 2, "same", 2) == (2, None)  # make run: equal to local, measured as fast as share
+    assert threads_per_worker(2, 2, "share", 2) == (1, None)
+    assert threads_per_worker(16, 16, "share", 16) == (1, None)
+    assert threads_per_worker(3, 2, "share", 2) == (1, None)  # never zero threads
+    assert threads_per_worker(3, 1, "same", 2) == (1, None)  # BENCH_NUM_THREADS=1: 3 threads on 2 cores
+    threads, warning = threads_per_worker(16, 16, "same", 16)
     assert threads == 16
-    assert "16 workers x 16 torch threads on 16 cores" in warning and "--threads share" in warning
-    assert "each worker 1" in warning
+    assert "16 workers x 16 torch threads on 16 cores" in warning and "16-fold" in warning
+    assert "--threads share" in warning and "each worker 1" in warning
+    assert threads_per_worker(3, 2, "same", 2)[1] is not None  # 6 threads on 2 cores: past twice
 
 
 def test_processes_pool_warns_once_on_stderr(monkeypatch, capsys):
     from plugins.executors.processes import ProcessesExecutor
 
     monkeypatch.setenv("BENCH_NUM_THREADS", "2")
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     ex = ProcessesExecutor(ProcessesExecutor.Config(workers=3))
     try:
         ex._get_pool()
