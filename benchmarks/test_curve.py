@@ -1,8 +1,8 @@
 """Diagnostic: a supervised cell's val and test AUROC at every epoch, to compare selection rules.
 
 The harness picks the epoch with the best val AUROC and never looks at test. This script trains one
-``train``-stage cell of a suite exactly as ``bench run`` would (``run_train``, the cell's settings
-and augmentation) and also scores the test split after every epoch, so that a selection rule (best
+supervised-from-scratch cell (regime ``all``) of a suite exactly as ``bench run`` would (the
+``train`` stage itself, with the cell's settings, augmentation and val split) and also scores the test split after every epoch, so that a selection rule (best
 val, last epoch) can be judged by where it lands on the test curve. Never select on the test column:
 it is here to show what each rule leaves on the table.
 
@@ -41,50 +41,51 @@ def main(argv=None) -> int:
     from sklearn.metrics import roc_auc_score
 
     from harness import load_suite
-    from harness.data import label_subset, load_splits, positive_labels
     from harness.device import resolve
     from harness.runner import run_id
+    from harness.stage import StageContext
     from harness.stages import train as train_mod
     from harness.suite import resolve_data_root
 
     suite = load_suite(args.suite)
-    cells = [s for s in suite.runs if s.regime in ("all", "finetune") and (args.seed is None or s.seed == args.seed)
+    # regime `all` only: a finetune cell starts from a pretrained encoder, an upstream cache entry
+    cells = [s for s in suite.runs if s.regime == "all" and (args.seed is None or s.seed == args.seed)
              and (args.dataset is None or s.dataset.name == args.dataset)]
     if not cells:
-        print("no supervised cell (regime all or finetune) with that seed and dataset", file=sys.stderr)
+        print("no supervised-from-scratch cell (regime all) with that seed and dataset", file=sys.stderr)
         return 2
     spec = cells[0]
-    device = resolve(args.device)
-    splits = load_splits(spec.dataset, resolve_data_root(args.data_root))
-    pos = spec.dataset.build().positive_label
-    y = {s: positive_labels(v.labels, pos) for s, v in splits.items()}
-    subset = label_subset(y["train"], spec.fraction, spec.seed)
     st = spec.settings_for("train")
     if args.epochs:
         st = dataclasses.replace(st, epochs=args.epochs)
+        spec = spec.replace(train=st)
 
     test_auroc: list[float] = []
     real = train_mod.batched_forward
 
-    def spying(module, images, *a, **kw):
-        out = real(module, images, *a, **kw)
-        if images is splits["val"].images and module.training is False and len(test_auroc) < st.epochs:
-            t = real(module, splits["test"].images, *a, **kw).reshape(-1)
-            test_auroc.append(float(roc_auc_score(y["test"], t)))
-        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        # the stage itself, as the runner calls it: same splits (val: match included), labels and subset
+        ctx = StageContext(spec=spec, stage="train", out=Path(tmp), data_root=resolve_data_root(args.data_root),
+                           device=resolve(args.device))
+        val_images, y_test = ctx.splits["val"].images, ctx.y["test"]
 
-    train_mod.batched_forward = spying
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            info = train_mod.run_train(spec=spec, splits=splits, y=y, subset=subset, init_weights=None,
-                                       out_dir=Path(tmp), progress=False, settings=st, device=device)
-            hist = json.loads((Path(tmp) / "history.json").read_text())
-            final = np.load(Path(tmp) / "predictions.npz")
-            selected_test = float(roc_auc_score(y["test"], final["test_logit"]))
-    finally:
-        train_mod.batched_forward = real
+        def spying(module, images, *a, **kw):
+            out = real(module, images, *a, **kw)
+            if images is val_images and len(test_auroc) < st.epochs:  # once per epoch, not the final re-score
+                test_auroc.append(float(roc_auc_score(y_test, real(module, ctx.splits["test"].images, *a, **kw))))
+            return out
+
+        train_mod.batched_forward = spying
+        try:
+            train_mod.Train().run(ctx)
+        finally:
+            train_mod.batched_forward = real
+        info = json.loads((Path(tmp) / "train.json").read_text())
+        hist = json.loads((Path(tmp) / "history.json").read_text())
+        selected_test = float(roc_auc_score(y_test, np.load(Path(tmp) / "predictions.npz")["test_logit"]))
+        n_labelled = json.loads((Path(tmp) / "subset.json").read_text())["n"]
     test_auroc = test_auroc[: len(hist["epoch"])]
-    print(f"cell: {run_id(spec)}  ({len(subset)} labelled images, {info['train_seconds']:.0f} s)")
+    print(f"cell: {run_id(spec)}  ({n_labelled} labelled images, {info['train_seconds']:.0f} s)")
     print("| epoch | train loss | val AUROC | test AUROC |\n|---:|---:|---:|---:|")
     for e, tl, va, ta in zip(hist["epoch"], hist["train_loss"], hist["val_auroc"], test_auroc):
         mark = f" (kept: {st.select})" if e == info["best_epoch"] else ""
